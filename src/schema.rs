@@ -1,0 +1,59 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    audit_logs (tenant_id, id, timestamp) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        timestamp -> Timestamptz,
+        user_id -> Nullable<Uuid>,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Uuid>,
+        severity -> Text,
+        metadata -> Jsonb,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_throttles (tenant_code, email) {
+        tenant_code -> Text,
+        email -> Text,
+        failures -> Int4,
+        window_started_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tenants (id) {
+        id -> Uuid,
+        name -> Text,
+        code -> Text,
+        status -> Text,
+        max_users -> Int4,
+        max_storage_gb -> Int4,
+        features_enabled -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        email -> Text,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        is_active -> Bool,
+        last_login_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(audit_logs -> tenants (tenant_id));
+diesel::joinable!(users -> tenants (tenant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(audit_logs, login_throttles, tenants, users,);
