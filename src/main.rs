@@ -1,1 +1,107 @@
-fn main() {}
+//! The `tenantry` command line: `serve` (the default), `migrate`, `token`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tenantry::config::Config;
+use tenantry::db::{migrations, pool};
+use tenantry::server::{self, Database};
+
+#[derive(Debug, Parser)]
+#[command(name = "tenantry", version, about = "Multi-tenant REST API server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve,
+    /// Apply pending migrations, or revert / redo them.
+    Migrate {
+        /// Revert the N most recent migrations.
+        #[arg(long, value_name = "N", conflicts_with = "redo")]
+        revert: Option<usize>,
+        /// Revert the most recent migration and apply it again.
+        #[arg(long)]
+        redo: bool,
+    },
+    /// Print a signed token.
+    Token {
+        /// A platform-admin token (the only kind this command mints).
+        #[arg(long, required = true)]
+        platform_admin: bool,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+        /// Operator name put in `sub`.
+        #[arg(long, default_value = "operator")]
+        name: String,
+    },
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tenantry: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tenantry::telemetry::init(config.log_format);
+    match run(cli.command.unwrap_or(Command::Serve), config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "tenantry failed");
+            eprintln!("tenantry: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, config: Config) -> Result<(), BoxError> {
+    match command {
+        Command::Serve => {
+            // The private cluster is started on this (main) thread and stopped when
+            // `database` is dropped, after the server has drained.
+            let database = server::open_database(&config)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let result = runtime.block_on(server::serve(config, &database.url));
+            drop(runtime);
+            drop(database);
+            result
+        }
+        Command::Migrate { revert, redo } => {
+            let database: Database = server::open_database(&config)?;
+            let mut conn = pool::connect(&database.url)?;
+            let (verb, versions) = match (revert, redo) {
+                (Some(n), _) => ("reverted", migrations::revert(&mut conn, n)?),
+                (None, true) => ("redone", migrations::redo(&mut conn)?),
+                (None, false) => ("applied", migrations::run_pending(&mut conn)?),
+            };
+            if versions.is_empty() {
+                println!("no migrations {verb}");
+            }
+            for v in versions {
+                println!("{verb} {v}");
+            }
+            Ok(())
+        }
+        Command::Token {
+            platform_admin: _,
+            ttl,
+            name,
+        } => {
+            let secret = server::jwt_secret(&config)?;
+            let keys = tenantry::auth::jwt::JwtKeys::new(secret.as_bytes());
+            println!("{}", keys.issue_platform_admin(&name, ttl)?);
+            Ok(())
+        }
+    }
+}

@@ -13,13 +13,18 @@ CREATE TABLE audit_logs (
                               CHECK (severity IN ('info', 'warning', 'error', 'critical')),
     metadata      jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
     request_id    text,
-    PRIMARY KEY (tenant_id, id, "timestamp"),
-    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+    PRIMARY KEY (tenant_id, id, "timestamp")
+    -- No foreign key on user_id: an audit row is history and must outlive the row it
+    -- names (and a failed login may name no user at all). Deleting the tenant still
+    -- removes every audit row through tenant_id.
 ) PARTITION BY RANGE ("timestamp");
 
 -- Newest-first listing and keyset pagination per tenant.
 CREATE INDEX audit_logs_tenant_time_idx ON audit_logs (tenant_id, "timestamp" DESC, id DESC);
 -- "What happened to this row?"
+-- Filters by acting user and by action.
+CREATE INDEX audit_logs_tenant_user_idx ON audit_logs (tenant_id, user_id, "timestamp" DESC);
+CREATE INDEX audit_logs_tenant_action_idx ON audit_logs (tenant_id, action, "timestamp" DESC);
 CREATE INDEX audit_logs_tenant_resource_idx
     ON audit_logs (tenant_id, resource_type, resource_id, "timestamp" DESC);
 

@@ -1,0 +1,39 @@
+//! `App`: what every request handler shares (pool, keys, configuration, caches).
+
+use std::sync::Arc;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::principal_cache::PrincipalCache;
+use crate::auth::rate_limit::TenantRateLimiter;
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::db::pagination::CursorCodec;
+
+/// Shared application state.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub pool: DbPool,
+    pub jwt: JwtKeys,
+    pub cursors: CursorCodec,
+    pub principals: PrincipalCache,
+    pub rate_limiter: TenantRateLimiter,
+}
+
+/// What axum handlers receive as state.
+pub type AppState = Arc<App>;
+
+impl App {
+    /// Builds the state; `jwt_secret` has already been checked for length.
+    pub fn new(config: Config, pool: DbPool, jwt_secret: &str) -> AppState {
+        let rate_limiter = TenantRateLimiter::new(config.rate_limit_rps, config.rate_limit_burst);
+        Arc::new(App {
+            jwt: JwtKeys::new(jwt_secret.as_bytes()),
+            cursors: CursorCodec::new(jwt_secret.as_bytes()),
+            principals: PrincipalCache::default(),
+            rate_limiter,
+            config,
+            pool,
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! Database access: the r2d2 pool, the private PostgreSQL cluster, embedded migrations,
+//! keyset pagination, and the helpers through which every query runs.
+//!
+//! Diesel is synchronous, so every database call goes through [`run`] (or the
+//! tenant-scoped [`read_for`] / [`write_for`]): the closure runs on Tokio's blocking pool,
+//! inside the caller's tracing span, and the pooled connection is taken *inside* the
+//! closure and returned as soon as it ends. No extractor ever holds a connection.
+
+pub mod embedded;
+pub mod errors;
+pub mod instrumentation;
+pub mod migrations;
+pub mod pagination;
+pub mod pool;
+
+use diesel::Connection;
+use diesel::pg::PgConnection;
+
+use crate::app::App;
+use crate::auth::TenantContext;
+use crate::error::AppError;
+
+pub use pool::DbPool;
+
+/// Runs `f` with a pooled connection on the blocking thread pool.
+///
+/// Use it for work that is not scoped to one tenant (platform routes, login, health);
+/// tenant data goes through [`read_for`] or [`write_for`].
+pub async fn run<T, F>(app: &App, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = app.pool.clone();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        let mut conn = pool::checkout(&pool)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|join| AppError::internal(format!("database task failed: {join}")))?
+}
+
+/// Runs tenant-scoped reads: a single statement needs no transaction, which saves two
+/// round trips on the hot path.
+///
+/// This helper and [`write_for`] are the only entry points for tenant data. Row-level
+/// security (DESIGN.md, third wall) would set `app.tenant_id` transaction-locally here,
+/// in one place, without touching any repository.
+pub async fn read_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let ctx = ctx.clone();
+    run(app, move |conn| f(conn, &ctx)).await
+}
+
+/// Runs tenant-scoped changes in one transaction: the change and its audit row commit
+/// together or not at all.
+pub async fn write_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let ctx = ctx.clone();
+    run(app, move |conn| conn.transaction(|conn| f(conn, &ctx))).await
+}

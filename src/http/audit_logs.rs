@@ -1,0 +1,81 @@
+//! `GET /api/v1/audit-logs` (tenant admin), API.md §8.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Role, TenantContext};
+use crate::db::{self, pagination::Page};
+use crate::error::AppError;
+use crate::http::extract::{AppQuery, PageParams};
+use crate::models::audit_log::{AuditLog, Severity};
+use crate::repos::audit_logs::{self, AuditFilter, AuditKey};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit_logs))
+}
+
+const CURSOR_TAG: &str = "audit_logs";
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditListQuery {
+    pub action: Option<String>,
+    /// `info`, `warning`, `error` or `critical`.
+    pub severity: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    /// Inclusive, RFC 3339.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive, RFC 3339.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The caller's tenant's audit log, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/audit-logs", tag = "audit", params(AuditListQuery),
+    responses((status = 200, body = Page<AuditLog>))
+)]
+pub async fn list_audit_logs(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppQuery(q): AppQuery<AuditListQuery>,
+    PageParams(page): PageParams,
+) -> Result<Json<Page<AuditLog>>, AppError> {
+    ctx.require(Role::Admin)?;
+    if let Some(s) = &q.severity {
+        Severity::parse(s).ok_or_else(|| {
+            AppError::invalid("severity", "must be info, warning, error or critical")
+        })?;
+    }
+    let filter = AuditFilter {
+        action: q.action,
+        severity: q.severity,
+        resource_type: q.resource_type,
+        resource_id: q.resource_id,
+        user_id: q.user_id,
+        from: q.from,
+        to: q.to,
+    };
+    let after: Option<AuditKey> = page.after(&app.cursors, CURSOR_TAG)?;
+    let limit = page.fetch_limit();
+    let rows = db::read_for(&app, &ctx, move |conn, ctx| {
+        audit_logs::list(conn, ctx, &filter, after, limit)
+    })
+    .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        &page,
+        &app.cursors,
+        CURSOR_TAG,
+        |a| (a.timestamp, a.id),
+    )))
+}

@@ -1,0 +1,120 @@
+//! `POST /api/v1/auth/login`.
+//!
+//! Every wrong part (tenant, email, password) and an inactive user get the same
+//! `401 invalid_credentials` after the same work (an Argon2 verification happens either
+//! way). Five failures for one tenant code + email within 5 minutes lock the pair with
+//! `429`. The password is verified on the blocking pool *between* two short database
+//! calls, never while holding a pooled connection.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::auth::jwt::TOKEN_TTL_SECS;
+use crate::auth::{Role, password};
+use crate::db;
+use crate::error::AppError;
+use crate::http::extract::AppJson;
+use crate::models::user::User;
+use crate::repos::logins;
+use crate::request_id::RequestId;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub tenant_code: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub user: User,
+}
+
+/// Exchanges tenant code, email and password for a bearer token.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, description = "invalid_credentials: any wrong part, or an inactive user", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "tenant_suspended", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: 5 failures for this tenant and email within 5 minutes", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn login(
+    State(app): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    AppJson(body): AppJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, AppError> {
+    let code = body.tenant_code;
+    let email = body.email.to_lowercase();
+
+    let (c, e) = (code.clone(), email.clone());
+    let candidate = db::run(&app, move |conn| {
+        if let Some(retry_after_secs) = logins::reserve_attempt(conn, &c, &e)? {
+            return Err(AppError::RateLimited { retry_after_secs });
+        }
+        logins::find_candidate(conn, &c, &e)
+    })
+    .await?;
+
+    let hash = candidate
+        .as_ref()
+        .and_then(|c| c.user.as_ref())
+        .map(|(u, h)| (u.is_active, h.clone()));
+    let password_ok = tokio::task::spawn_blocking(move || match hash {
+        Some((is_active, hash)) => password::verify(&body.password, &hash) && is_active,
+        None => password::verify_nobody(&body.password),
+    })
+    .await
+    .map_err(AppError::internal)?;
+
+    let Some(candidate) = candidate else {
+        return Err(AppError::InvalidCredentials);
+    };
+    let user = candidate.user.map(|(u, _)| u);
+    let tenant_id = candidate.tenant_id;
+    let rid = request_id.0.clone();
+    if !password_ok {
+        let (user_id, e) = (user.as_ref().map(|u| u.id), email.clone());
+        db::run(&app, move |conn| {
+            logins::fail(conn, tenant_id, user_id, &e, &rid)
+        })
+        .await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    let Some(user) = user else {
+        return Err(AppError::InvalidCredentials);
+    };
+    if candidate.tenant_status != "active" {
+        return Err(AppError::TenantSuspended);
+    }
+    let user_id = user.id;
+    let user = db::run(&app, move |conn| {
+        logins::succeed(conn, &code, &email, tenant_id, user_id, &rid)
+    })
+    .await?;
+    let role =
+        Role::parse(&user.role).ok_or_else(|| AppError::internal("unknown role in users"))?;
+    let access_token = app.jwt.issue_user(tenant_id, user.id, role)?;
+    Ok(Json(LoginResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: TOKEN_TTL_SECS,
+        user,
+    }))
+}

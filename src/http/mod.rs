@@ -1,0 +1,64 @@
+//! The HTTP layer: the one route table, the middleware stack and the OpenAPI document.
+//!
+//! Each resource has its own file with its handlers and DTOs and a `routes()` function;
+//! [`router`] assembles them. Handlers parse and validate at the boundary, check roles,
+//! and call repositories through `db::read_for` / `db::write_for`.
+
+pub mod audit_logs;
+pub mod auth;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod openapi;
+pub mod patch;
+pub mod tenants;
+pub mod users;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router, middleware as mw};
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// Every documented route, with its OpenAPI fragment.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(auth::routes())
+        .merge(tenants::routes())
+        .merge(users::routes())
+        .merge(audit_logs::routes())
+}
+
+/// The complete OpenAPI document.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, api) = api_routes().split_for_parts();
+    openapi::finish(api)
+}
+
+/// Builds the application: routes, fallback, middleware, state.
+pub fn router(app: AppState) -> Router {
+    let (routes, api) = api_routes().split_for_parts();
+    let document = std::sync::Arc::new(openapi::finish(api));
+    routes
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(document.as_ref().clone()) }),
+        )
+        .fallback(|| async { AppError::RouteNotFound })
+        // Innermost first: each layer wraps everything added before it.
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(mw::from_fn_with_state(
+            app.clone(),
+            middleware::request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(mw::from_fn(middleware::finalize_problem))
+        .layer(mw::from_fn(middleware::security_headers))
+        .layer(mw::from_fn(middleware::request_context))
+        .with_state(app)
+}

@@ -1,0 +1,174 @@
+//! The OpenAPI 3.1 document served at `/openapi.json`.
+//!
+//! Paths and schemas come from the `#[utoipa::path]` annotations of the handlers that the
+//! route table registers, so the document lists exactly the routes that exist. The error
+//! answers that follow from a route's shape (a path id, a body, a token, a list) are
+//! added here in one place rather than repeated on every handler; handler-specific ones
+//! (409, 412, 428, particular 422 codes) are annotated on the handler and kept.
+
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+
+use crate::error::{FieldError, Problem};
+
+/// The document's fixed parts: metadata and shared schemas.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Tenantry",
+        description = "Multi-tenant REST API with column-based tenant isolation. Every error is \
+            application/problem+json with a stable `code`. Contract notes beyond API.md: a wrong \
+            method answers 405 with code `method_not_allowed`; an unexpected failure answers 500 \
+            with code `internal_error`; a request that exceeds the request timeout answers 503 \
+            `database_unavailable`; an unknown enum value in a query filter is 422 \
+            `validation_failed` (a value that cannot be parsed at all, such as limit=abc, is 400 \
+            `invalid_query`); PATCH /api/v1/tenants/{id} merges `features_enabled` into the current \
+            flags; an archived tenant is refused like a suspended one (403 tenant_suspended)."
+    ),
+    components(schemas(Problem, FieldError))
+)]
+pub struct ApiDoc;
+
+/// Routes that need no token.
+fn is_public(path: &str) -> bool {
+    path.starts_with("/health/")
+        || path == "/metrics"
+        || path == "/openapi.json"
+        || path == "/api/v1/auth/login"
+}
+
+/// Routes that never touch the database.
+fn is_static(path: &str) -> bool {
+    path == "/health/live" || path == "/metrics" || path == "/openapi.json"
+}
+
+fn problem(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn add(op: &mut Operation, status: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| problem(description));
+}
+
+fn complete_operation(path: &str, op: &mut Operation) {
+    let has_id = path.contains('{');
+    let has_body = op.request_body.is_some();
+    let has_query = op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+    });
+    if has_id {
+        add(op, "400", "invalid_id: a path id is not a UUID");
+        add(
+            op,
+            "404",
+            "not_found: no such row in the caller's tenant (the same answer for another tenant's id)",
+        );
+    }
+    if has_body {
+        add(op, "400", "malformed_json: the body is not valid JSON");
+        add(op, "413", "payload_too_large: the body is over 1 MiB");
+        add(
+            op,
+            "415",
+            "unsupported_media_type: Content-Type is not application/json",
+        );
+        add(
+            op,
+            "422",
+            "validation_failed: a field is missing, of the wrong type, unknown, or out of range",
+        );
+    }
+    if has_query {
+        add(
+            op,
+            "400",
+            "invalid_query / invalid_cursor: a query parameter or the cursor cannot be parsed",
+        );
+        add(
+            op,
+            "422",
+            "validation_failed: limit outside 1..=100 or an unknown filter value",
+        );
+    }
+    if !is_public(path) {
+        add(
+            op,
+            "401",
+            "unauthorized: missing, malformed, expired or wrongly signed token; unknown or inactive user",
+        );
+        add(
+            op,
+            "403",
+            "forbidden (role too low, or wrong kind of token), tenant_suspended, feature_disabled",
+        );
+        if path.starts_with("/api/v1/") && !path.starts_with("/api/v1/tenants") {
+            add(
+                op,
+                "429",
+                "rate_limited: the tenant's request budget is spent (see Retry-After)",
+            );
+        }
+        op.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+    if !is_static(path) {
+        add(
+            op,
+            "503",
+            "database_unavailable: the database did not answer in time (see Retry-After)",
+        );
+    }
+}
+
+fn complete_path(path: &str, item: &mut PathItem) {
+    if let Some(op) = item.get.as_mut() {
+        complete_operation(path, op);
+    }
+    for op in [
+        item.post.as_mut(),
+        item.patch.as_mut(),
+        item.put.as_mut(),
+        item.delete.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        complete_operation(path, op);
+    }
+}
+
+/// Adds the shape-derived error answers and the bearer security scheme.
+pub fn finish(mut api: OpenApi) -> OpenApi {
+    for (path, item) in api.paths.paths.iter_mut() {
+        complete_path(path, item);
+    }
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    api
+}

@@ -1,0 +1,324 @@
+//! `/api/v1/tenants` (platform admins) and `/api/v1/tenant` (the caller's own tenant),
+//! API.md §3. Platform-admin changes go to the server log, not to a tenant's audit log.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Feature, PlatformAdmin, Role, TenantContext};
+use crate::db::{self, pagination::Page};
+use crate::error::{AppError, Problem};
+use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::patch::non_null;
+use crate::http::users::hash_password;
+use crate::models::tenant::{NewTenant, Tenant, TenantChanges, TenantStatus};
+use crate::models::user::User;
+use crate::repos::tenants::{self, TenantKey};
+use crate::repos::users::CreateUser;
+use crate::validate::Checks;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, update_tenant, delete_tenant))
+        .routes(routes!(own_tenant))
+}
+
+const CURSOR_TAG: &str = "tenants";
+const DEFAULT_MAX_USERS: i32 = 100;
+const DEFAULT_MAX_STORAGE_GB: i32 = 10;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdminRequest {
+    pub email: String,
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantRequest {
+    pub name: String,
+    /// `^[a-z0-9][a-z0-9-]{0,49}$`, unique.
+    pub code: String,
+    #[serde(default, deserialize_with = "non_null")]
+    pub max_users: Option<i32>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub max_storage_gb: Option<i32>,
+    /// Feature → enabled; features: `expenses`, `items`.
+    #[serde(default, deserialize_with = "non_null")]
+    pub features_enabled: Option<BTreeMap<String, bool>>,
+    /// When given, the tenant's first admin is created in the same transaction.
+    #[serde(default, deserialize_with = "non_null")]
+    pub admin: Option<NewAdminRequest>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantCreated {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    /// Present when the request had `admin`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_user: Option<User>,
+}
+
+fn valid_code(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 50
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+fn check_features(c: &mut Checks, features: &BTreeMap<String, bool>) {
+    for name in features.keys() {
+        if !Feature::ALL.iter().any(|f| f.as_str() == name) {
+            c.fail(
+                &format!("features_enabled.{name}"),
+                "unknown feature (known: expenses, items)",
+            );
+        }
+    }
+}
+
+fn features_json(features: BTreeMap<String, bool>) -> serde_json::Value {
+    serde_json::Value::Object(
+        features
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::Bool(v)))
+            .collect(),
+    )
+}
+
+/// Creates a tenant, optionally with its first admin (platform admin).
+#[utoipa::path(
+    post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenantRequest,
+    responses(
+        (status = 201, body = TenantCreated),
+        (status = 409, description = "already_exists: code taken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_tenant(
+    State(app): State<AppState>,
+    admin: PlatformAdmin,
+    AppJson(body): AppJson<CreateTenantRequest>,
+) -> Result<(StatusCode, Json<TenantCreated>), AppError> {
+    let mut c = Checks::new();
+    c.text("name", &body.name, 255);
+    if !valid_code(&body.code) {
+        c.fail("code", "must match ^[a-z0-9][a-z0-9-]{0,49}$");
+    }
+    let max_users = body.max_users.unwrap_or(DEFAULT_MAX_USERS);
+    let max_storage_gb = body.max_storage_gb.unwrap_or(DEFAULT_MAX_STORAGE_GB);
+    c.range("max_users", max_users, 1, i32::MAX);
+    c.range("max_storage_gb", max_storage_gb, 1, i32::MAX);
+    let mut features: BTreeMap<String, bool> = Feature::ALL
+        .iter()
+        .map(|f| (f.as_str().to_string(), true))
+        .collect();
+    if let Some(given) = &body.features_enabled {
+        check_features(&mut c, given);
+        features.extend(given.clone());
+    }
+    if let Some(a) = &body.admin {
+        c.email("admin.email", &a.email);
+        c.text("admin.username", &a.username, 100);
+        c.length(
+            "admin.password",
+            &a.password,
+            crate::auth::password::MIN_LEN,
+            crate::auth::password::MAX_LEN,
+        );
+    }
+    c.finish()?;
+    let first_admin = match body.admin {
+        Some(a) => Some(CreateUser {
+            email: a.email,
+            username: a.username,
+            password_hash: hash_password(a.password).await?,
+            role: Role::Admin,
+        }),
+        None => None,
+    };
+    let new = NewTenant {
+        id: Uuid::now_v7(),
+        name: body.name,
+        code: body.code,
+        max_users,
+        max_storage_gb,
+        features_enabled: features_json(features),
+    };
+    let (tenant, admin_user) =
+        db::run(&app, move |conn| tenants::create(conn, new, first_admin)).await?;
+    tracing::info!(platform_admin = %admin.name, tenant_id = %tenant.id, code = %tenant.code, "tenant created");
+    Ok((
+        StatusCode::CREATED,
+        Json(TenantCreated { tenant, admin_user }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TenantListQuery {
+    /// `active`, `suspended` or `archived`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn parse_status(s: &str) -> Result<TenantStatus, AppError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| AppError::invalid("status", "must be active, suspended or archived"))
+}
+
+/// Lists tenants, newest first (platform admin).
+#[utoipa::path(
+    get, path = "/api/v1/tenants", tag = "tenants", params(TenantListQuery),
+    responses((status = 200, body = Page<Tenant>))
+)]
+pub async fn list_tenants(
+    State(app): State<AppState>,
+    _admin: PlatformAdmin,
+    AppQuery(q): AppQuery<TenantListQuery>,
+    PageParams(page): PageParams,
+) -> Result<Json<Page<Tenant>>, AppError> {
+    let status = q.status.as_deref().map(parse_status).transpose()?;
+    let after: Option<TenantKey> = page.after(&app.cursors, CURSOR_TAG)?;
+    let limit = page.fetch_limit();
+    let rows = db::run(&app, move |conn| {
+        tenants::list(conn, status.map(|s| s.as_str()), after, limit)
+    })
+    .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        &page,
+        &app.cursors,
+        CURSOR_TAG,
+        |t| (t.created_at, t.id),
+    )))
+}
+
+/// One tenant (platform admin).
+#[utoipa::path(
+    get, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Tenant))
+)]
+pub async fn get_tenant(
+    State(app): State<AppState>,
+    _admin: PlatformAdmin,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<Tenant>, AppError> {
+    Ok(Json(
+        db::run(&app, move |conn| tenants::find(conn, id)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    #[serde(default, deserialize_with = "non_null")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub status: Option<TenantStatus>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub max_users: Option<i32>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub max_storage_gb: Option<i32>,
+    /// Merged into the current flags: features not named keep their value.
+    #[serde(default, deserialize_with = "non_null")]
+    pub features_enabled: Option<BTreeMap<String, bool>>,
+}
+
+/// Updates a tenant (platform admin). Suspension takes effect at once.
+#[utoipa::path(
+    patch, path = "/api/v1/tenants/{id}", tag = "tenants", request_body = UpdateTenantRequest,
+    params(("id" = Uuid, Path)), responses((status = 200, body = Tenant))
+)]
+pub async fn update_tenant(
+    State(app): State<AppState>,
+    admin: PlatformAdmin,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<UpdateTenantRequest>,
+) -> Result<Json<Tenant>, AppError> {
+    let mut c = Checks::new();
+    if let Some(name) = &body.name {
+        c.text("name", name, 255);
+    }
+    if let Some(n) = body.max_users {
+        c.range("max_users", n, 1, i32::MAX);
+    }
+    if let Some(n) = body.max_storage_gb {
+        c.range("max_storage_gb", n, 1, i32::MAX);
+    }
+    if let Some(f) = &body.features_enabled {
+        check_features(&mut c, f);
+    }
+    c.finish()?;
+    let changes = TenantChanges {
+        name: body.name,
+        status: body.status.map(|s| s.as_str().to_string()),
+        max_users: body.max_users,
+        max_storage_gb: body.max_storage_gb,
+    };
+    let features = body.features_enabled.map(features_json);
+    let tenant = db::run(&app, move |conn| {
+        tenants::update(conn, id, changes, features)
+    })
+    .await?;
+    app.principals.invalidate_tenant(id);
+    tracing::info!(platform_admin = %admin.name, tenant_id = %id, status = %tenant.status, "tenant updated");
+    Ok(Json(tenant))
+}
+
+/// Deletes a tenant and every row it owns (platform admin).
+#[utoipa::path(
+    delete, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
+    responses((status = 204, description = "deleted"))
+)]
+pub async fn delete_tenant(
+    State(app): State<AppState>,
+    admin: PlatformAdmin,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<StatusCode, AppError> {
+    let removed = db::run(&app, move |conn| tenants::delete(conn, id)).await?;
+    app.principals.invalidate_tenant(id);
+    tracing::info!(platform_admin = %admin.name, tenant_id = %id, removed = ?removed, "tenant deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's own tenant (any tenant role).
+#[utoipa::path(get, path = "/api/v1/tenant", tag = "tenants", responses((status = 200, body = Tenant)))]
+pub async fn own_tenant(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+) -> Result<Json<Tenant>, AppError> {
+    let id = ctx.tenant_id();
+    Ok(Json(
+        db::read_for(&app, &ctx, move |conn, _| tenants::find(conn, id)).await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_code;
+
+    #[test]
+    fn tenant_codes() {
+        for ok in ["a", "demo", "acme-2", "0x", &"a".repeat(50)] {
+            assert!(valid_code(ok), "{ok}");
+        }
+        for bad in ["", "-a", "A", "a_b", "a b", &"a".repeat(51), "é"] {
+            assert!(!valid_code(bad), "{bad}");
+        }
+    }
+}

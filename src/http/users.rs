@@ -1,0 +1,232 @@
+//! `/api/v1/users`: tenant users (API.md §4).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Role, TenantContext, password};
+use crate::db::{self, pagination::Page};
+use crate::error::{AppError, Problem};
+use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::patch::non_null;
+use crate::models::user::{User, UserChanges};
+use crate::repos::users::{self, CreateUser, UserFilter, UserKey};
+use crate::validate::Checks;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_user, list_users))
+        .routes(routes!(me))
+        .routes(routes!(get_user, update_user))
+}
+
+const CURSOR_TAG: &str = "users";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub username: String,
+    pub password: String,
+    /// Defaults to `member`.
+    #[serde(default, deserialize_with = "non_null")]
+    pub role: Option<Role>,
+}
+
+/// Shared checks for usernames and passwords.
+fn check_username(c: &mut Checks, username: &str) {
+    c.text("username", username, 100);
+}
+
+fn check_password(c: &mut Checks, field: &str, password: &str) {
+    c.length(field, password, password::MIN_LEN, password::MAX_LEN);
+}
+
+/// Hashes on the blocking pool: Argon2 must not stall the async runtime.
+pub async fn hash_password(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// Creates a user in the caller's tenant (admin).
+#[utoipa::path(
+    post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
+    responses(
+        (status = 201, body = User),
+        (status = 409, description = "already_exists: email taken in this tenant (any letter case)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_user(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppJson(body): AppJson<CreateUserRequest>,
+) -> Result<(StatusCode, Json<User>), AppError> {
+    ctx.require(Role::Admin)?;
+    let mut c = Checks::new();
+    c.email("email", &body.email);
+    check_username(&mut c, &body.username);
+    check_password(&mut c, "password", &body.password);
+    c.finish()?;
+    let password_hash = hash_password(body.password).await?;
+    let new = CreateUser {
+        email: body.email,
+        username: body.username,
+        password_hash,
+        role: body.role.unwrap_or(Role::Member),
+    };
+    let user = db::write_for(&app, &ctx, move |conn, ctx| users::create(conn, ctx, new)).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserListQuery {
+    /// `admin`, `member` or `viewer`.
+    pub role: Option<String>,
+    pub is_active: Option<bool>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Lists the caller's tenant's users, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users", params(UserListQuery),
+    responses((status = 200, body = Page<User>))
+)]
+pub async fn list_users(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppQuery(q): AppQuery<UserListQuery>,
+    PageParams(page): PageParams,
+) -> Result<Json<Page<User>>, AppError> {
+    let role = q
+        .role
+        .as_deref()
+        .map(|r| {
+            Role::parse(r)
+                .ok_or_else(|| AppError::invalid("role", "must be admin, member or viewer"))
+        })
+        .transpose()?;
+    let filter = UserFilter {
+        role,
+        is_active: q.is_active,
+    };
+    let after: Option<UserKey> = page.after(&app.cursors, CURSOR_TAG)?;
+    let limit = page.fetch_limit();
+    let rows = db::read_for(&app, &ctx, move |conn, ctx| {
+        users::list(conn, ctx, &filter, after, limit)
+    })
+    .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        &page,
+        &app.cursors,
+        CURSOR_TAG,
+        |u| (u.created_at, u.id),
+    )))
+}
+
+/// The calling user.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", responses((status = 200, body = User)))]
+pub async fn me(State(app): State<AppState>, ctx: TenantContext) -> Result<Json<User>, AppError> {
+    let id = ctx.user_id();
+    Ok(Json(
+        db::read_for(&app, &ctx, move |conn, ctx| users::find(conn, ctx, id)).await?,
+    ))
+}
+
+/// One user of the caller's tenant.
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = Uuid, Path)), responses((status = 200, body = User))
+)]
+pub async fn get_user(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<User>, AppError> {
+    Ok(Json(
+        db::read_for(&app, &ctx, move |conn, ctx| users::find(conn, ctx, id)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default, deserialize_with = "non_null")]
+    pub username: Option<String>,
+    /// Admins only.
+    #[serde(default, deserialize_with = "non_null")]
+    pub role: Option<Role>,
+    /// Admins only.
+    #[serde(default, deserialize_with = "non_null")]
+    pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub password: Option<String>,
+}
+
+/// Updates a user: admins any user (themselves included); others only themselves,
+/// and only `username` and `password`.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUserRequest,
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = User),
+        (status = 422, description = "validation_failed, last_admin (would leave no active admin), quota_exceeded (reactivation over max_users)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_user(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<UpdateUserRequest>,
+) -> Result<Json<User>, AppError> {
+    if !ctx.is_admin() {
+        if id != ctx.user_id() {
+            return Err(AppError::Forbidden("only admins can change other users"));
+        }
+        let mut c = Checks::new();
+        if body.role.is_some() {
+            c.fail("role", "is not accepted by this endpoint");
+        }
+        if body.is_active.is_some() {
+            c.fail("is_active", "is not accepted by this endpoint");
+        }
+        c.finish()?;
+    }
+    let mut c = Checks::new();
+    if let Some(u) = &body.username {
+        check_username(&mut c, u);
+    }
+    if let Some(p) = &body.password {
+        check_password(&mut c, "password", p);
+    }
+    c.finish()?;
+    let password_hash = match body.password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let changes = UserChanges {
+        username: body.username,
+        role: body.role.map(|r| r.as_str().to_string()),
+        is_active: body.is_active,
+        password_hash,
+    };
+    let user = if changes.is_empty() {
+        db::read_for(&app, &ctx, move |conn, ctx| users::find(conn, ctx, id)).await?
+    } else {
+        db::write_for(&app, &ctx, move |conn, ctx| {
+            users::update(conn, ctx, id, changes)
+        })
+        .await?
+    };
+    // This instance stops honouring the old role or active flag at once.
+    app.principals.invalidate_user(ctx.tenant_id(), id);
+    Ok(Json(user))
+}

@@ -1,0 +1,5 @@
+//! Rows as Diesel reads and writes them, and as the API returns them.
+
+pub mod audit_log;
+pub mod tenant;
+pub mod user;

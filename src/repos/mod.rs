@@ -1,0 +1,13 @@
+//! Repositories: the only code that touches tenant tables.
+//!
+//! Every tenant-table query starts from a private `scoped(ctx)` base query that already
+//! filters `tenant_id` by the caller's [`TenantContext`](crate::auth::TenantContext);
+//! inserts take `tenant_id` from the context. A test greps that the table DSL of tenant
+//! tables appears nowhere outside this module.
+
+pub mod audit;
+pub mod audit_logs;
+pub mod logins;
+pub mod principals;
+pub mod tenants;
+pub mod users;

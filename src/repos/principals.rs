@@ -1,0 +1,41 @@
+//! Loads what the tenant context needs to know about a token's user, in one query.
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::auth::principal_cache::Principal;
+use crate::error::AppError;
+use crate::schema::{tenants, users};
+
+/// The user's current role and active flag with its tenant's status and features;
+/// `None` when no such user exists in that tenant.
+pub fn load(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<Principal>, AppError> {
+    let row: Option<(String, bool, String, serde_json::Value)> = users::table
+        .inner_join(tenants::table)
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::id.eq(user_id))
+        .select((
+            users::role,
+            users::is_active,
+            tenants::status,
+            tenants::features_enabled,
+        ))
+        .first(conn)
+        .optional()?;
+    row.map(|(role, is_active, tenant_status, features)| {
+        let role = Role::parse(&role)
+            .ok_or_else(|| AppError::internal(format!("unknown role {role:?} in users")))?;
+        Ok(Principal {
+            role,
+            is_active,
+            tenant_status,
+            features,
+        })
+    })
+    .transpose()
+}

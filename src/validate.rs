@@ -1,0 +1,117 @@
+//! Field checks shared by request DTOs. Each check appends to a list of
+//! [`FieldError`]s so one `422` names every bad field at once.
+
+use crate::error::{AppError, FieldError};
+
+/// Collects field errors; `finish` turns them into one `422 validation_failed`.
+#[derive(Debug, Default)]
+pub struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a failure for `field`.
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// Length in characters (not bytes) within `min..=max`.
+    pub fn length(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        let n = value.chars().count();
+        if n < min || n > max {
+            if min > 0 && value.trim().is_empty() {
+                self.fail(field, "must not be empty");
+            } else {
+                self.fail(field, format!("must be {min} to {max} characters long"));
+            }
+        }
+    }
+
+    /// Text with at least one visible character and at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.fail(field, "must not be blank");
+        } else {
+            self.length(field, value, 1, max);
+        }
+    }
+
+    /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no
+    /// spaces, at most 254 characters. Deliverability is not our business.
+    pub fn email(&mut self, field: &str, value: &str) {
+        let ok = value.len() <= 254
+            && !value.chars().any(char::is_whitespace)
+            && value.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        if !ok {
+            self.fail(field, "must be a valid email address");
+        }
+    }
+
+    /// An integer within `min..=max`.
+    pub fn range<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        field: &str,
+        value: T,
+        min: T,
+        max: T,
+    ) {
+        if value < min || value > max {
+            self.fail(field, format!("must be between {min} and {max}"));
+        }
+    }
+
+    /// `Ok` when nothing failed, else a `422` listing every failure.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for good in ["a@b.co", "first.last+tag@example.org"] {
+            let mut c = Checks::new();
+            c.email("email", good);
+            assert!(c.finish().is_ok(), "{good}");
+        }
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@@b.co", "a b@c.de", "a@.co", "a@b.co.",
+        ] {
+            let mut c = Checks::new();
+            c.email("email", bad);
+            assert!(c.finish().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lengths_count_characters_and_collect_every_field() {
+        let mut c = Checks::new();
+        c.length("name", "ééé", 1, 3);
+        c.text("title", "   ", 10);
+        c.range("priority", 11, 0, 10);
+        match c.finish() {
+            Err(AppError::Validation(errors)) => {
+                let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["title", "priority"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
