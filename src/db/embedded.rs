@@ -63,6 +63,26 @@ struct RunAs {
     gid: u32,
 }
 
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Listen on this port (a restarted cluster keeps the address its clients know);
+    /// `None` picks a free one.
+    pub port: Option<u16>,
+    /// `false` turns off fsync and full-page writes: for throw-away test clusters only.
+    pub durable: bool,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions { port: None, durable: true }
+    }
+}
+
+/// Settings for a throw-away cluster whose data need not survive a crash.
+const NOT_DURABLE: [&str; 6] =
+    ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+
 /// A running private cluster. Dropping it stops the server if this process started it.
 #[derive(Debug)]
 pub struct PrivateCluster {
@@ -76,6 +96,11 @@ impl PrivateCluster {
     /// Starts (or joins) the cluster kept under `data_root/postgres` and makes sure the
     /// `tenantry` database exists.
     pub fn start(data_root: &Path) -> Result<Self, EmbeddedError> {
+        Self::start_with(data_root, &StartOptions::default())
+    }
+
+    /// As [`start`](Self::start), with options.
+    pub fn start_with(data_root: &Path, options: &StartOptions) -> Result<Self, EmbeddedError> {
         let bindir = find_bindir().ok_or(EmbeddedError::BinariesNotFound)?;
         let run_as = if is_root() {
             Some(postgres_user()?)
@@ -99,7 +124,7 @@ impl PrivateCluster {
                 password,
                 child: None,
             },
-            None => start_server(&bindir, &base, cluster_dir, password, run_as)?,
+            None => start_server(&bindir, &base, cluster_dir, password, run_as, options)?,
         };
         cluster.create_database(DATABASE_NAME)?;
         Ok(cluster)
@@ -116,6 +141,11 @@ impl PrivateCluster {
     /// URL of the application database.
     pub fn url(&self) -> String {
         self.url_for(DATABASE_NAME)
+    }
+
+    /// The TCP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Where the cluster's files are.
@@ -405,6 +435,7 @@ fn start_server(
     cluster_dir: PathBuf,
     password: String,
     run_as: Option<RunAs>,
+    options: &StartOptions,
 ) -> Result<PrivateCluster, EmbeddedError> {
     let socket_dir = base.join("run");
     fs::create_dir_all(&socket_dir).map_err(io(format!("creating {}", socket_dir.display())))?;
@@ -416,7 +447,10 @@ fn start_server(
     // in between, postgres exits and we try another.
     let mut last_error = String::new();
     for _attempt in 0..3 {
-        let port = free_port()?;
+        let port = match options.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -431,6 +465,7 @@ fn start_server(
             .arg("-c")
             .arg(format!("unix_socket_directories={}", socket_dir.display()))
             .args(["-c", "max_connections=200", "-c", "shared_buffers=256MB"])
+            .args(if options.durable { &[][..] } else { &NOT_DURABLE[..] })
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)

@@ -36,7 +36,11 @@ where
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         let mut conn = pool::checkout(&pool)?;
-        f(&mut conn)
+        let result = f(&mut conn.pg);
+        if matches!(result, Err(AppError::DatabaseUnavailable(_))) {
+            conn.mark_lost();
+        }
+        result
     })
     .await
     .map_err(|join| AppError::internal(format!("database task failed: {join}")))?

@@ -5,14 +5,55 @@ use std::time::Duration;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 
 use crate::error::AppError;
 
 /// The application's pool type.
-pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+pub type DbPool = Pool<Manager>;
 /// A connection checked out of [`DbPool`].
-pub type PooledConn = PooledConnection<ConnectionManager<PgConnection>>;
+pub type PooledConn = PooledConnection<Manager>;
+
+/// A pooled PostgreSQL connection that can be marked as lost.
+///
+/// Diesel only reports a connection as broken when a transaction failed on it; a
+/// connection whose server went away between transactions looks healthy and would be
+/// handed out again and again. `db::run` marks such a connection `lost` when a query
+/// on it fails for that reason, and the pool then drops it instead of reusing it.
+pub struct Conn {
+    pub pg: PgConnection,
+    lost: bool,
+}
+
+impl Conn {
+    /// Makes the pool discard this connection when it is returned.
+    pub fn mark_lost(&mut self) {
+        self.lost = true;
+    }
+}
+
+/// The r2d2 manager for [`Conn`], delegating to Diesel's.
+#[derive(Debug)]
+pub struct Manager {
+    inner: ConnectionManager<PgConnection>,
+}
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        Ok(Conn { pg: self.inner.connect()?, lost: false })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        conn.pg.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.lost || self.inner.has_broken(&mut conn.pg)
+    }
+}
 
 /// Pool settings derived from the configuration.
 #[derive(Debug, Clone)]
@@ -35,8 +76,9 @@ struct SessionSetup {
     slow_query: Duration,
 }
 
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSetup {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+impl CustomizeConnection<Conn, diesel::r2d2::Error> for SessionSetup {
+    fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
+        let conn = &mut conn.pg;
         conn.batch_execute(&format!(
             "SET TIME ZONE 'UTC'; SET statement_timeout = {}",
             self.statement_timeout_ms
@@ -50,14 +92,13 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSetup {
 /// Builds the pool without connecting: the server can start (and answer 503) while the
 /// database is still down; migrations at start-up are what require it to be up.
 pub fn build(url: &str, options: &PoolOptions) -> DbPool {
-    let manager = ConnectionManager::<PgConnection>::new(url);
+    let manager = Manager { inner: ConnectionManager::<PgConnection>::new(url) };
     Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))
         .connection_timeout(options.acquire_timeout)
-        // A broken connection is detected and dropped when it is returned (diesel's
-        // `has_broken`); testing each checkout with `SELECT 1` would add a round trip to
-        // every request.
+        // A broken or lost connection is dropped when it is returned (`has_broken`);
+        // testing each checkout with `SELECT 1` would add a round trip to every request.
         .test_on_check_out(false)
         .idle_timeout(Some(Duration::from_secs(300)))
         .connection_customizer(Box::new(SessionSetup {

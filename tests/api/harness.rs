@@ -1,0 +1,390 @@
+//! The test harness (DESIGN.md "Tests").
+//!
+//! One PostgreSQL per test run: `DATABASE_URL`'s server when set, else a private cluster
+//! started with the same code as `tenantry serve`, in a fresh temporary directory, and
+//! stopped (and deleted) when the test process exits. A template database is migrated
+//! once; every test gets its own database cloned from it and dropped afterwards, and
+//! drives the real router in-process with real signed JWTs.
+
+#![allow(dead_code)]
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::{Connection, RunQueryDsl};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tenantry::app::{App, AppState};
+use tenantry::auth::Role;
+use tenantry::config::Config;
+use tenantry::db::embedded::{PrivateCluster, StartOptions};
+use tenantry::db::{migrations, pool};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+/// The HS256 key every test app uses.
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+/// The password of every fixture user.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Where the test databases live.
+struct Server {
+    /// `postgres://user:pass@host:port/` (database name appended per use).
+    base: String,
+    /// Everything after the database name (`?sslmode=...`), if any.
+    suffix: String,
+    template: String,
+}
+
+impl Server {
+    fn url(&self, db: &str) -> String {
+        format!("{}{db}{}", self.base, self.suffix)
+    }
+}
+
+/// The private cluster and its directory, stopped and removed at process exit.
+static PRIVATE: Mutex<Option<(PrivateCluster, tempfile::TempDir)>> = Mutex::new(None);
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+extern "C" fn stop_private_cluster() {
+    if let Ok(mut guard) = PRIVATE.lock() {
+        if let Some((mut cluster, dir)) = guard.take() {
+            cluster.stop();
+            drop(dir);
+        }
+    }
+}
+
+/// A directory the `postgres` OS user can enter (tempfile makes 0700 directories).
+pub fn open_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new().prefix("tenantry-test-").tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// Starts a throw-away private cluster on a thread that lives as long as the process
+/// (the server is bound to the thread that starts it).
+pub fn start_private_cluster(dir: std::path::PathBuf, port: Option<u16>) -> PrivateCluster {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let cluster = PrivateCluster::start_with(&dir, &StartOptions { port, durable: false });
+        let _ = tx.send(cluster);
+        loop {
+            std::thread::park();
+        }
+    });
+    rx.recv().expect("cluster thread").expect("private PostgreSQL starts")
+}
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        let (base, suffix) = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            Some(url) => split_url(&url),
+            None => {
+                let dir = open_tempdir();
+                let cluster = start_private_cluster(dir.path().to_path_buf(), None);
+                let (base, suffix) = split_url(&cluster.url());
+                *PRIVATE.lock().expect("lock") = Some((cluster, dir));
+                // SAFETY: registering a plain extern "C" function with no arguments.
+                unsafe { libc::atexit(stop_private_cluster) };
+                (base, suffix)
+            }
+        };
+        let template = format!("tenantry_tpl_{}", std::process::id());
+        let server = Server { base, suffix, template };
+        let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect to postgres db");
+        // Two calls: a multi-statement string runs as one transaction, which DROP and
+        // CREATE DATABASE refuse.
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", server.template))
+            .expect("drop old template");
+        admin.batch_execute(&format!("CREATE DATABASE {}", server.template)).expect("create template");
+        let mut tpl = PgConnection::establish(&server.url(&server.template)).expect("connect to template");
+        migrations::run_pending(&mut tpl).expect("migrate template");
+        drop(tpl);
+        server
+    })
+}
+
+/// Splits `scheme://auth@host:port/db?params` into the part before the database name
+/// and the part after it.
+fn split_url(url: &str) -> (String, String) {
+    let (head, params) = match url.split_once('?') {
+        Some((h, p)) => (h, format!("?{p}")),
+        None => (url, String::new()),
+    };
+    let cut = head.rfind('/').expect("database URL has a path");
+    (head[..=cut].to_string(), params)
+}
+
+/// A fresh database, cloned from the migrated template, dropped on drop.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        let server = server();
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {} STRATEGY FILE_COPY", server.template))
+            .expect("clone template");
+        TestDb { url: server.url(&name), name }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connect to test db")
+    }
+
+    /// Runs SQL that returns nothing of interest.
+    pub fn exec(&self, sql: &str) {
+        self.conn().batch_execute(sql).expect("exec");
+    }
+
+    /// Runs one SQL statement returning a single bigint (`SELECT count(*) ...`).
+    pub fn scalar(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct One {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            v: i64,
+        }
+        let rows: Vec<One> = diesel::sql_query(format!("SELECT ({sql})::bigint AS v"))
+            .load(&mut self.conn())
+            .expect("scalar query");
+        rows[0].v
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let url = server().url("postgres");
+        // Off the async runtime: dropping is blocking I/O.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut admin) = PgConnection::establish(&url) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
+    }
+}
+
+/// Test configuration: the given database, the test secret, and small pools.
+pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), url.into()),
+        ("JWT_SECRET".into(), JWT_SECRET.into()),
+        ("DB_POOL_SIZE".into(), "8".into()),
+        ("REQUEST_TIMEOUT_MS".into(), "10000".into()),
+        ("DB_ACQUIRE_TIMEOUT_MS".into(), "5000".into()),
+    ];
+    for (k, v) in extra {
+        vars.retain(|(name, _)| name != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).expect("config")
+}
+
+/// An application on its own database, driven in-process.
+pub struct TestApp {
+    pub state: AppState,
+    router: axum::Router,
+    pub db: TestDb,
+}
+
+/// A response, with the body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The problem `code`, if this is an error.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// The body without `request_id`, for comparing two error bodies.
+    pub fn body_without_request_id(&self) -> Value {
+        let mut b = self.body.clone();
+        if let Some(o) = b.as_object_mut() {
+            o.remove("request_id");
+        }
+        b
+    }
+
+    /// Asserts the status and, for errors, that the body is problem+json with `code`.
+    #[track_caller]
+    pub fn expect(&self, status: u16, code: Option<&str>) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        if let Some(code) = code {
+            assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text);
+            assert_eq!(self.code(), code, "{}", self.text);
+            assert_eq!(self.body["status"], status);
+            assert!(self.body["request_id"].is_string(), "problem has request_id: {}", self.text);
+        }
+        self
+    }
+
+    pub fn id(&self) -> Uuid {
+        Uuid::parse_str(self.body["id"].as_str().expect("id in body")).expect("uuid")
+    }
+}
+
+/// A tenant made through the API, with its first admin.
+#[derive(Debug, Clone)]
+pub struct TenantFixture {
+    pub id: Uuid,
+    pub code: String,
+    pub admin: UserFixture,
+}
+
+/// A user made through the API, with a token minted for it.
+#[derive(Debug, Clone)]
+pub struct UserFixture {
+    pub id: Uuid,
+    pub email: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_env(&[]).await
+    }
+
+    /// An app with configuration overrides (`RATE_LIMIT_RPS`, ...).
+    pub async fn with_env(extra: &[(&str, &str)]) -> Self {
+        let db = tokio::task::spawn_blocking(TestDb::new).await.expect("create db");
+        let config = test_config(&db.url, extra);
+        let pool = pool::build(
+            &db.url,
+            &pool::PoolOptions {
+                max_size: config.db_pool_size,
+                acquire_timeout: config.db_acquire_timeout,
+                statement_timeout: Duration::from_secs(10),
+                slow_query: config.slow_query,
+            },
+        );
+        let state = App::new(config, pool, JWT_SECRET);
+        let router = tenantry::router(state.clone());
+        TestApp { state, router, db }
+    }
+
+    /// Sends a request; `body` is sent as JSON when given.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&b).expect("json"))),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        self.send(req).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let res = self.router.clone().oneshot(req).await.expect("infallible router");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// A platform-admin token.
+    pub fn platform_token(&self) -> String {
+        self.state.jwt.issue_platform_admin("test-operator", 3600).expect("token")
+    }
+
+    /// A tenant token for `user_id` (the role claim is not trusted by the server).
+    pub fn token_for(&self, tenant_id: Uuid, user_id: Uuid) -> String {
+        self.state.jwt.issue_user(tenant_id, user_id, Role::Member).expect("token")
+    }
+
+    /// Creates a tenant with an admin through the platform API.
+    pub async fn tenant(&self, code: &str) -> TenantFixture {
+        self.tenant_with(code, json!({})).await
+    }
+
+    /// As [`tenant`](Self::tenant), with extra create fields (`max_users`, ...).
+    pub async fn tenant_with(&self, code: &str, extra: Value) -> TenantFixture {
+        let email = format!("admin@{code}.example");
+        let mut body = json!({
+            "name": format!("Tenant {code}"),
+            "code": code,
+            "admin": {"email": email, "username": "admin", "password": PASSWORD},
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let r = self.post("/api/v1/tenants", &self.platform_token(), body).await;
+        r.expect(201, None);
+        let id = r.id();
+        let admin_id = Uuid::parse_str(r.body["admin_user"]["id"].as_str().expect("admin id")).expect("uuid");
+        TenantFixture {
+            id,
+            code: code.to_string(),
+            admin: UserFixture { id: admin_id, email, token: self.token_for(id, admin_id) },
+        }
+    }
+
+    /// Creates a user with `role` in `tenant` through the API.
+    pub async fn user(&self, tenant: &TenantFixture, role: &str) -> UserFixture {
+        let email = format!("{}-{}@{}.example", role, &Uuid::new_v4().simple().to_string()[..8], tenant.code);
+        let r = self
+            .post(
+                "/api/v1/users",
+                &tenant.admin.token,
+                json!({"email": email, "username": role, "password": PASSWORD, "role": role}),
+            )
+            .await;
+        r.expect(201, None);
+        let id = r.id();
+        UserFixture { id, email, token: self.token_for(tenant.id, id) }
+    }
+
+    /// Audit rows of a tenant with `action`.
+    pub fn audit_count(&self, tenant_id: Uuid, action: &str) -> i64 {
+        self.db.scalar(&format!(
+            "SELECT count(*) FROM audit_logs WHERE tenant_id = '{tenant_id}' AND action = '{action}'"
+        ))
+    }
+}

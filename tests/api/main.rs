@@ -1,0 +1,11 @@
+//! Integration tests: the real router against a real PostgreSQL (see `harness`).
+
+mod harness;
+
+mod auth;
+mod bad_input;
+mod isolation;
+mod migrations;
+mod tcp;
+mod tenants;
+mod users;
