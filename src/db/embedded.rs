@@ -75,13 +75,22 @@ pub struct StartOptions {
 
 impl Default for StartOptions {
     fn default() -> Self {
-        StartOptions { port: None, durable: true }
+        StartOptions {
+            port: None,
+            durable: true,
+        }
     }
 }
 
 /// Settings for a throw-away cluster whose data need not survive a crash.
-const NOT_DURABLE: [&str; 6] =
-    ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+const NOT_DURABLE: [&str; 6] = [
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+];
 
 /// A running private cluster. Dropping it stops the server if this process started it.
 #[derive(Debug)]
@@ -465,7 +474,11 @@ fn start_server(
             .arg("-c")
             .arg(format!("unix_socket_directories={}", socket_dir.display()))
             .args(["-c", "max_connections=200", "-c", "shared_buffers=256MB"])
-            .args(if options.durable { &[][..] } else { &NOT_DURABLE[..] })
+            .args(if options.durable {
+                &[][..]
+            } else {
+                &NOT_DURABLE[..]
+            })
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)

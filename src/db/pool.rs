@@ -5,7 +5,10 @@ use std::time::Duration;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::r2d2::{
+    ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection,
+    R2D2Connection,
+};
 
 use crate::error::AppError;
 
@@ -43,7 +46,10 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<Conn, Self::Error> {
-        Ok(Conn { pg: self.inner.connect()?, lost: false })
+        Ok(Conn {
+            pg: self.inner.connect()?,
+            lost: false,
+        })
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
@@ -92,7 +98,9 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for SessionSetup {
 /// Builds the pool without connecting: the server can start (and answer 503) while the
 /// database is still down; migrations at start-up are what require it to be up.
 pub fn build(url: &str, options: &PoolOptions) -> DbPool {
-    let manager = Manager { inner: ConnectionManager::<PgConnection>::new(url) };
+    let manager = Manager {
+        inner: ConnectionManager::<PgConnection>::new(url),
+    };
     Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))

@@ -22,11 +22,17 @@ async fn assert_rejected(app: &TestApp, authorization: Option<String>, what: &st
     if let Some(a) = authorization {
         req = req.header("authorization", a);
     }
-    let r = app.send(req.body(axum::body::Body::empty()).expect("req")).await;
+    let r = app
+        .send(req.body(axum::body::Body::empty()).expect("req"))
+        .await;
     assert_eq!(r.status, 401, "{what}: {}", r.text);
     assert_eq!(r.code(), "unauthorized", "{what}");
     assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{what}");
-    assert_eq!(r.header("content-type"), Some("application/problem+json"), "{what}");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/problem+json"),
+        "{what}"
+    );
 }
 
 #[tokio::test]
@@ -43,34 +49,104 @@ async fn every_jwt_attack_is_401_with_www_authenticate() {
     // alg: none (unsigned).
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&good).expect("json"));
-    assert_rejected(&app, Some(format!("Bearer {header}.{payload}.")), "alg none").await;
+    assert_rejected(
+        &app,
+        Some(format!("Bearer {header}.{payload}.")),
+        "alg none",
+    )
+    .await;
     // HS512 with the right key.
-    assert_rejected(&app, Some(format!("Bearer {}", sign(Algorithm::HS512, JWT_SECRET.as_bytes(), &good))), "HS512").await;
+    assert_rejected(
+        &app,
+        Some(format!(
+            "Bearer {}",
+            sign(Algorithm::HS512, JWT_SECRET.as_bytes(), &good)
+        )),
+        "HS512",
+    )
+    .await;
     // Wrong key.
-    let wrong = sign(Algorithm::HS256, b"another-secret-another-secret-0123456789", &good);
+    let wrong = sign(
+        Algorithm::HS256,
+        b"another-secret-another-secret-0123456789",
+        &good,
+    );
     assert_rejected(&app, Some(format!("Bearer {wrong}")), "wrong key").await;
     // Expired beyond the 60 s leeway.
     let expired = json!({"sub": a.admin.id, "tenant_id": a.id, "role": "admin", "iat": now() - 600, "exp": now() - 61});
-    assert_rejected(&app, Some(format!("Bearer {}", sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &expired))), "expired").await;
+    assert_rejected(
+        &app,
+        Some(format!(
+            "Bearer {}",
+            sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &expired)
+        )),
+        "expired",
+    )
+    .await;
     // No exp.
     let no_exp = json!({"sub": a.admin.id, "tenant_id": a.id, "role": "admin", "iat": now()});
-    assert_rejected(&app, Some(format!("Bearer {}", sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &no_exp))), "no exp").await;
+    assert_rejected(
+        &app,
+        Some(format!(
+            "Bearer {}",
+            sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &no_exp)
+        )),
+        "no exp",
+    )
+    .await;
     // No iat.
     let no_iat = json!({"sub": a.admin.id, "tenant_id": a.id, "role": "admin", "exp": now() + 600});
-    assert_rejected(&app, Some(format!("Bearer {}", sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &no_iat))), "no iat").await;
+    assert_rejected(
+        &app,
+        Some(format!(
+            "Bearer {}",
+            sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &no_iat)
+        )),
+        "no iat",
+    )
+    .await;
     // A tenant role without tenant_id.
     let no_tenant = json!({"sub": a.admin.id, "role": "admin", "iat": now(), "exp": now() + 600});
-    assert_rejected(&app, Some(format!("Bearer {}", sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &no_tenant))), "no tenant_id").await;
+    assert_rejected(
+        &app,
+        Some(format!(
+            "Bearer {}",
+            sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &no_tenant)
+        )),
+        "no tenant_id",
+    )
+    .await;
     // A valid user's sub with another tenant's tenant_id.
     let cross = json!({"sub": a.admin.id, "tenant_id": b.id, "role": "admin", "iat": now(), "exp": now() + 600});
-    assert_rejected(&app, Some(format!("Bearer {}", sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &cross))), "cross tenant").await;
+    assert_rejected(
+        &app,
+        Some(format!(
+            "Bearer {}",
+            sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &cross)
+        )),
+        "cross tenant",
+    )
+    .await;
     // An unknown role.
     let role = json!({"sub": a.admin.id, "tenant_id": a.id, "role": "owner", "iat": now(), "exp": now() + 600});
-    assert_rejected(&app, Some(format!("Bearer {}", sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &role))), "unknown role").await;
+    assert_rejected(
+        &app,
+        Some(format!(
+            "Bearer {}",
+            sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &role)
+        )),
+        "unknown role",
+    )
+    .await;
     // A tampered payload (role and tenant swapped in, signature kept).
     let parts: Vec<&str> = ok.split('.').collect();
     let forged = json!({"sub": b.admin.id, "tenant_id": b.id, "role": "admin", "iat": now(), "exp": now() + 600});
-    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).expect("json")), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).expect("json")),
+        parts[2]
+    );
     assert_rejected(&app, Some(format!("Bearer {tampered}")), "tampered").await;
     // Garbage, a missing Bearer prefix, another scheme, nothing at all.
     assert_rejected(&app, Some("Bearer not.a.jwt".into()), "garbage").await;
@@ -79,7 +155,15 @@ async fn every_jwt_attack_is_401_with_www_authenticate() {
     assert_rejected(&app, None, "no header").await;
     // A sub that is not a user id.
     let not_uuid = json!({"sub": "root", "tenant_id": a.id, "role": "admin", "iat": now(), "exp": now() + 600});
-    assert_rejected(&app, Some(format!("Bearer {}", sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &not_uuid))), "sub not uuid").await;
+    assert_rejected(
+        &app,
+        Some(format!(
+            "Bearer {}",
+            sign(Algorithm::HS256, JWT_SECRET.as_bytes(), &not_uuid)
+        )),
+        "sub not uuid",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -96,7 +180,13 @@ fn login_body(code: &str, email: &str, password: &str) -> Value {
 }
 
 async fn login(app: &TestApp, code: &str, email: &str, password: &str) -> crate::harness::Resp {
-    app.call(axum::http::Method::POST, "/api/v1/auth/login", None, Some(login_body(code, email, password))).await
+    app.call(
+        axum::http::Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(login_body(code, email, password)),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -109,17 +199,30 @@ async fn login_failures_are_indistinguishable() {
     for r in [&wrong_password, &unknown_email, &unknown_tenant] {
         r.expect(401, Some("invalid_credentials"));
     }
-    assert_eq!(wrong_password.body_without_request_id(), unknown_email.body_without_request_id());
-    assert_eq!(wrong_password.body_without_request_id(), unknown_tenant.body_without_request_id());
+    assert_eq!(
+        wrong_password.body_without_request_id(),
+        unknown_email.body_without_request_id()
+    );
+    assert_eq!(
+        wrong_password.body_without_request_id(),
+        unknown_tenant.body_without_request_id()
+    );
 
     // An inactive user with the right password gets the same answer.
     let member = app.user(&t, "member").await;
-    app.patch(&format!("/api/v1/users/{}", member.id), &t.admin.token, json!({"is_active": false}))
-        .await
-        .expect(200, None);
+    app.patch(
+        &format!("/api/v1/users/{}", member.id),
+        &t.admin.token,
+        json!({"is_active": false}),
+    )
+    .await
+    .expect(200, None);
     let inactive = login(&app, "login", &member.email, PASSWORD).await;
     inactive.expect(401, Some("invalid_credentials"));
-    assert_eq!(inactive.body_without_request_id(), wrong_password.body_without_request_id());
+    assert_eq!(
+        inactive.body_without_request_id(),
+        wrong_password.body_without_request_id()
+    );
 
     // Failed logins to an existing tenant are audited as warnings; none for the unknown tenant.
     let failed = app.audit_count(t.id, "auth.login_failed");
@@ -149,10 +252,15 @@ async fn successful_login_sets_last_login_and_audits() {
     assert_eq!(me.body["id"], t.admin.id.to_string());
     assert_eq!(me.body["last_login_at"], r.body["user"]["last_login_at"]);
     assert_eq!(app.audit_count(t.id, "auth.login"), 1);
-    let row = app.get("/api/v1/audit-logs?action=auth.login", &token).await;
+    let row = app
+        .get("/api/v1/audit-logs?action=auth.login", &token)
+        .await;
     row.expect(200, None);
     assert_eq!(row.body["data"][0]["user_id"], t.admin.id.to_string());
-    assert_eq!(row.body["data"][0]["request_id"], r.header("x-request-id").expect("request id"));
+    assert_eq!(
+        row.body["data"][0]["request_id"],
+        r.header("x-request-id").expect("request id")
+    );
 }
 
 #[tokio::test]
@@ -160,23 +268,38 @@ async fn sixth_failure_within_five_minutes_is_429_even_with_the_right_password()
     let app = TestApp::new().await;
     let t = app.tenant("lockout").await;
     for _ in 0..5 {
-        login(&app, "lockout", &t.admin.email, "wrong password!").await.expect(401, Some("invalid_credentials"));
+        login(&app, "lockout", &t.admin.email, "wrong password!")
+            .await
+            .expect(401, Some("invalid_credentials"));
     }
     let locked = login(&app, "lockout", &t.admin.email, PASSWORD).await;
     locked.expect(429, Some("rate_limited"));
-    let retry: u64 = locked.header("retry-after").expect("Retry-After").parse().expect("seconds");
+    let retry: u64 = locked
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
     assert!((1..=300).contains(&retry), "{retry}");
     // The lock is per tenant + email: another user of the tenant can still log in.
     let other = app.user(&t, "member").await;
-    login(&app, "lockout", &other.email, PASSWORD).await.expect(200, None);
+    login(&app, "lockout", &other.email, PASSWORD)
+        .await
+        .expect(200, None);
     // Unknown tenants are locked the same way (no oracle).
     for _ in 0..5 {
-        login(&app, "ghost", "x@ghost.example", "whatever123").await.expect(401, Some("invalid_credentials"));
+        login(&app, "ghost", "x@ghost.example", "whatever123")
+            .await
+            .expect(401, Some("invalid_credentials"));
     }
-    login(&app, "ghost", "x@ghost.example", "whatever123").await.expect(429, Some("rate_limited"));
+    login(&app, "ghost", "x@ghost.example", "whatever123")
+        .await
+        .expect(429, Some("rate_limited"));
     // Once the window has passed, tries are allowed again.
-    app.db.exec("UPDATE login_throttles SET window_started_at = now() - interval '6 minutes'");
-    login(&app, "lockout", &t.admin.email, PASSWORD).await.expect(200, None);
+    app.db
+        .exec("UPDATE login_throttles SET window_started_at = now() - interval '6 minutes'");
+    login(&app, "lockout", &t.admin.email, PASSWORD)
+        .await
+        .expect(200, None);
 }
 
 #[tokio::test]
@@ -184,18 +307,36 @@ async fn suspended_tenant_cannot_log_in_or_use_tokens() {
     let app = TestApp::new().await;
     let t = app.tenant("suspend").await;
     let platform = app.platform_token();
-    app.get("/api/v1/tenant", &t.admin.token).await.expect(200, None);
-    app.patch(&format!("/api/v1/tenants/{}", t.id), &platform, json!({"status": "suspended"}))
+    app.get("/api/v1/tenant", &t.admin.token)
         .await
         .expect(200, None);
-    app.get("/api/v1/tenant", &t.admin.token).await.expect(403, Some("tenant_suspended"));
-    login(&app, "suspend", &t.admin.email, PASSWORD).await.expect(403, Some("tenant_suspended"));
+    app.patch(
+        &format!("/api/v1/tenants/{}", t.id),
+        &platform,
+        json!({"status": "suspended"}),
+    )
+    .await
+    .expect(200, None);
+    app.get("/api/v1/tenant", &t.admin.token)
+        .await
+        .expect(403, Some("tenant_suspended"));
+    login(&app, "suspend", &t.admin.email, PASSWORD)
+        .await
+        .expect(403, Some("tenant_suspended"));
     // A wrong password on a suspended tenant stays 401: status is not revealed to guessers.
-    login(&app, "suspend", &t.admin.email, "wrong password").await.expect(401, Some("invalid_credentials"));
-    app.patch(&format!("/api/v1/tenants/{}", t.id), &platform, json!({"status": "active"}))
+    login(&app, "suspend", &t.admin.email, "wrong password")
+        .await
+        .expect(401, Some("invalid_credentials"));
+    app.patch(
+        &format!("/api/v1/tenants/{}", t.id),
+        &platform,
+        json!({"status": "active"}),
+    )
+    .await
+    .expect(200, None);
+    app.get("/api/v1/tenant", &t.admin.token)
         .await
         .expect(200, None);
-    app.get("/api/v1/tenant", &t.admin.token).await.expect(200, None);
 }
 
 #[tokio::test]
@@ -203,15 +344,34 @@ async fn platform_and_tenant_tokens_stay_on_their_side() {
     let app = TestApp::new().await;
     let t = app.tenant("sides").await;
     let platform = app.platform_token();
-    for path in ["/api/v1/users", "/api/v1/users/me", "/api/v1/tenant", "/api/v1/audit-logs"] {
-        app.get(path, &platform).await.expect(403, Some("forbidden"));
+    for path in [
+        "/api/v1/users",
+        "/api/v1/users/me",
+        "/api/v1/tenant",
+        "/api/v1/audit-logs",
+    ] {
+        app.get(path, &platform)
+            .await
+            .expect(403, Some("forbidden"));
     }
     for path in ["/api/v1/tenants", &format!("/api/v1/tenants/{}", t.id)] {
-        app.get(path, &t.admin.token).await.expect(403, Some("forbidden"));
+        app.get(path, &t.admin.token)
+            .await
+            .expect(403, Some("forbidden"));
     }
-    app.post("/api/v1/tenants", &t.admin.token, json!({"name": "x", "code": "x"})).await.expect(403, Some("forbidden"));
-    app.delete(&format!("/api/v1/tenants/{}", t.id), &t.admin.token).await.expect(403, Some("forbidden"));
+    app.post(
+        "/api/v1/tenants",
+        &t.admin.token,
+        json!({"name": "x", "code": "x"}),
+    )
+    .await
+    .expect(403, Some("forbidden"));
+    app.delete(&format!("/api/v1/tenants/{}", t.id), &t.admin.token)
+        .await
+        .expect(403, Some("forbidden"));
     // Nothing was deleted.
-    app.get(&format!("/api/v1/tenants/{}", t.id), &platform).await.expect(200, None);
+    app.get(&format!("/api/v1/tenants/{}", t.id), &platform)
+        .await
+        .expect(200, None);
     let _ = Uuid::nil();
 }

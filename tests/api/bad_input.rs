@@ -6,8 +6,17 @@ use serde_json::json;
 
 use crate::harness::TestApp;
 
-fn raw(method: Method, path: &str, token: &str, content_type: Option<&str>, body: Vec<u8>) -> Request<Body> {
-    let mut b = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}"));
+fn raw(
+    method: Method,
+    path: &str,
+    token: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
     if let Some(ct) = content_type {
         b = b.header("content-type", ct);
     }
@@ -21,87 +30,174 @@ async fn malformed_requests_get_their_contract_codes() {
     let tok = &t.admin.token;
     let users = "/api/v1/users";
 
-    app.send(raw(Method::POST, users, tok, Some("application/json"), b"{\"email\":".to_vec()))
-        .await
-        .expect(400, Some("malformed_json"));
-    app.send(raw(Method::POST, users, tok, Some("text/plain"), b"{}".to_vec()))
-        .await
-        .expect(415, Some("unsupported_media_type"));
+    app.send(raw(
+        Method::POST,
+        users,
+        tok,
+        Some("application/json"),
+        b"{\"email\":".to_vec(),
+    ))
+    .await
+    .expect(400, Some("malformed_json"));
+    app.send(raw(
+        Method::POST,
+        users,
+        tok,
+        Some("text/plain"),
+        b"{}".to_vec(),
+    ))
+    .await
+    .expect(415, Some("unsupported_media_type"));
     app.send(raw(Method::POST, users, tok, None, b"{}".to_vec()))
         .await
         .expect(415, Some("unsupported_media_type"));
     let big = format!("{{\"email\":\"{}\"}}", "a".repeat(2 * 1024 * 1024));
-    app.send(raw(Method::POST, users, tok, Some("application/json"), big.into_bytes()))
-        .await
-        .expect(413, Some("payload_too_large"));
+    app.send(raw(
+        Method::POST,
+        users,
+        tok,
+        Some("application/json"),
+        big.into_bytes(),
+    ))
+    .await
+    .expect(413, Some("payload_too_large"));
     // Parameters on the media type are fine.
     app.send(raw(
         Method::POST,
         users,
         tok,
         Some("application/json; charset=utf-8"),
-        serde_json::to_vec(&json!({"email": "c@bad.example", "username": "c", "password": "long enough pw"})).expect("json"),
+        serde_json::to_vec(
+            &json!({"email": "c@bad.example", "username": "c", "password": "long enough pw"}),
+        )
+        .expect("json"),
     ))
     .await
     .expect(201, None);
 
-    app.get("/api/v1/users/not-a-uuid", tok).await.expect(400, Some("invalid_id"));
-    app.patch("/api/v1/users/123", tok, json!({})).await.expect(400, Some("invalid_id"));
-    app.get(&format!("/api/v1/tenants/{}", "x"), &app.platform_token()).await.expect(400, Some("invalid_id"));
+    app.get("/api/v1/users/not-a-uuid", tok)
+        .await
+        .expect(400, Some("invalid_id"));
+    app.patch("/api/v1/users/123", tok, json!({}))
+        .await
+        .expect(400, Some("invalid_id"));
+    app.get(&format!("/api/v1/tenants/{}", "x"), &app.platform_token())
+        .await
+        .expect(400, Some("invalid_id"));
 
     let unknown = app.post(users, tok, json!({"email": "d@bad.example", "username": "d", "password": "long enough pw", "tenant_id": t.id})).await;
     unknown.expect(422, Some("validation_failed"));
     assert_eq!(unknown.body["errors"][0]["field"], "tenant_id");
-    let wrong_type = app.post(users, tok, json!({"email": 5, "username": "d", "password": "long enough pw"})).await;
+    let wrong_type = app
+        .post(
+            users,
+            tok,
+            json!({"email": 5, "username": "d", "password": "long enough pw"}),
+        )
+        .await;
     wrong_type.expect(422, Some("validation_failed"));
     assert_eq!(wrong_type.body["errors"][0]["field"], "email");
-    let null = app.post(users, tok, json!({"email": null, "username": "d", "password": "long enough pw"})).await;
+    let null = app
+        .post(
+            users,
+            tok,
+            json!({"email": null, "username": "d", "password": "long enough pw"}),
+        )
+        .await;
     null.expect(422, Some("validation_failed"));
     let bad_enum = app.post(users, tok, json!({"email": "e@bad.example", "username": "d", "password": "long enough pw", "role": "god"})).await;
     bad_enum.expect(422, Some("validation_failed"));
     assert_eq!(bad_enum.body["errors"][0]["field"], "role");
-    let nul = app.post(users, tok, json!({"email": "f@bad.example", "username": "a\u{0}b", "password": "long enough pw"})).await;
+    let nul = app
+        .post(
+            users,
+            tok,
+            json!({"email": "f@bad.example", "username": "a\u{0}b", "password": "long enough pw"}),
+        )
+        .await;
     nul.expect(422, Some("validation_failed"));
     assert_eq!(nul.body["errors"][0]["field"], "username");
     let not_object = app.post(users, tok, json!([1, 2])).await;
     not_object.expect(422, Some("validation_failed"));
 
-    app.get("/api/v1/users?limit=abc", tok).await.expect(400, Some("invalid_query"));
-    app.get("/api/v1/users?limit=0", tok).await.expect(422, Some("validation_failed"));
-    app.get("/api/v1/users?limit=101", tok).await.expect(422, Some("validation_failed"));
-    app.get("/api/v1/users?cursor=garbage", tok).await.expect(400, Some("invalid_cursor"));
-    app.get("/api/v1/audit-logs?from=yesterday", tok).await.expect(400, Some("invalid_query"));
+    app.get("/api/v1/users?limit=abc", tok)
+        .await
+        .expect(400, Some("invalid_query"));
+    app.get("/api/v1/users?limit=0", tok)
+        .await
+        .expect(422, Some("validation_failed"));
+    app.get("/api/v1/users?limit=101", tok)
+        .await
+        .expect(422, Some("validation_failed"));
+    app.get("/api/v1/users?cursor=garbage", tok)
+        .await
+        .expect(400, Some("invalid_cursor"));
+    app.get("/api/v1/audit-logs?from=yesterday", tok)
+        .await
+        .expect(400, Some("invalid_query"));
 
     let nowhere = app.get("/api/v1/nowhere", tok).await;
     nowhere.expect(404, Some("not_found"));
-    let unauth_nowhere = app.call(Method::GET, "/definitely/not/here", None, None).await;
+    let unauth_nowhere = app
+        .call(Method::GET, "/definitely/not/here", None, None)
+        .await;
     unauth_nowhere.expect(404, Some("not_found"));
-    let wrong_method = app.call(Method::PUT, users, Some(tok), Some(json!({}))).await;
+    let wrong_method = app
+        .call(Method::PUT, users, Some(tok), Some(json!({})))
+        .await;
     wrong_method.expect(405, Some("method_not_allowed"));
     let wrong_method = app.delete("/api/v1/users/me", tok).await;
     assert_eq!(wrong_method.status, 405);
-    assert_eq!(app.db.scalar("SELECT count(*) FROM users"), 2, "only the one valid create wrote");
+    assert_eq!(
+        app.db.scalar("SELECT count(*) FROM users"),
+        2,
+        "only the one valid create wrote"
+    );
 }
 
 #[tokio::test]
 async fn every_response_has_security_headers_and_a_request_id() {
     let app = TestApp::new().await;
     let with_id = app
-        .send(Request::builder().uri("/health/live").header("x-request-id", "trace-me-123").body(Body::empty()).expect("req"))
+        .send(
+            Request::builder()
+                .uri("/health/live")
+                .header("x-request-id", "trace-me-123")
+                .body(Body::empty())
+                .expect("req"),
+        )
         .await;
     with_id.expect(200, None);
     assert_eq!(with_id.header("x-request-id"), Some("trace-me-123"));
     let too_long = app
-        .send(Request::builder().uri("/nope").header("x-request-id", "x".repeat(129)).body(Body::empty()).expect("req"))
+        .send(
+            Request::builder()
+                .uri("/nope")
+                .header("x-request-id", "x".repeat(129))
+                .body(Body::empty())
+                .expect("req"),
+        )
         .await;
-    let id = too_long.header("x-request-id").expect("request id").to_string();
-    assert!(uuid::Uuid::parse_str(&id).is_ok(), "a new UUID replaces an invalid id");
-    assert_eq!(too_long.body["request_id"], id, "the error body carries the same id");
+    let id = too_long
+        .header("x-request-id")
+        .expect("request id")
+        .to_string();
+    assert!(
+        uuid::Uuid::parse_str(&id).is_ok(),
+        "a new UUID replaces an invalid id"
+    );
+    assert_eq!(
+        too_long.body["request_id"], id,
+        "the error body carries the same id"
+    );
     for r in [&with_id, &too_long] {
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(r.header("x-frame-options"), Some("DENY"));
         assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
-        assert_eq!(r.header("content-security-policy"), Some("default-src 'none'; frame-ancestors 'none'"));
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some("default-src 'none'; frame-ancestors 'none'")
+        );
     }
 }
 
@@ -111,10 +207,17 @@ async fn health_and_openapi_are_public() {
     let live = app.call(Method::GET, "/health/live", None, None).await;
     live.expect(200, None);
     assert_eq!(live.body, json!({"status": "ok"}));
-    app.call(Method::GET, "/health/ready", None, None).await.expect(200, None);
+    app.call(Method::GET, "/health/ready", None, None)
+        .await
+        .expect(200, None);
     let doc = app.call(Method::GET, "/openapi.json", None, None).await;
     doc.expect(200, None);
-    assert!(doc.body["openapi"].as_str().expect("version").starts_with("3.1"));
+    assert!(
+        doc.body["openapi"]
+            .as_str()
+            .expect("version")
+            .starts_with("3.1")
+    );
     let paths = doc.body["paths"].as_object().expect("paths");
     for (path, method) in [
         ("/api/v1/auth/login", "post"),
@@ -137,10 +240,16 @@ async fn health_and_openapi_are_public() {
         let op = &paths.get(path).unwrap_or_else(|| panic!("{path} missing"))[method];
         assert!(op.is_object(), "{method} {path} missing");
         if path.contains("{id}") {
-            assert!(op["responses"]["400"].is_object() && op["responses"]["404"].is_object(), "{method} {path}");
+            assert!(
+                op["responses"]["400"].is_object() && op["responses"]["404"].is_object(),
+                "{method} {path}"
+            );
         }
         if path.starts_with("/api/v1/") && path != "/api/v1/auth/login" {
-            assert!(op["responses"]["401"].is_object() && op["responses"]["403"].is_object(), "{method} {path}");
+            assert!(
+                op["responses"]["401"].is_object() && op["responses"]["403"].is_object(),
+                "{method} {path}"
+            );
         }
     }
 }

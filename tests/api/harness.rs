@@ -62,7 +62,10 @@ extern "C" fn stop_private_cluster() {
 /// A directory the `postgres` OS user can enter (tempfile makes 0700 directories).
 pub fn open_tempdir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new().prefix("tenantry-test-").tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .prefix("tenantry-test-")
+        .tempdir()
+        .expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     dir
 }
@@ -72,13 +75,21 @@ pub fn open_tempdir() -> tempfile::TempDir {
 pub fn start_private_cluster(dir: std::path::PathBuf, port: Option<u16>) -> PrivateCluster {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let cluster = PrivateCluster::start_with(&dir, &StartOptions { port, durable: false });
+        let cluster = PrivateCluster::start_with(
+            &dir,
+            &StartOptions {
+                port,
+                durable: false,
+            },
+        );
         let _ = tx.send(cluster);
         loop {
             std::thread::park();
         }
     });
-    rx.recv().expect("cluster thread").expect("private PostgreSQL starts")
+    rx.recv()
+        .expect("cluster thread")
+        .expect("private PostgreSQL starts")
 }
 
 fn server() -> &'static Server {
@@ -96,15 +107,26 @@ fn server() -> &'static Server {
             }
         };
         let template = format!("tenantry_tpl_{}", std::process::id());
-        let server = Server { base, suffix, template };
-        let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect to postgres db");
+        let server = Server {
+            base,
+            suffix,
+            template,
+        };
+        let mut admin =
+            PgConnection::establish(&server.url("postgres")).expect("connect to postgres db");
         // Two calls: a multi-statement string runs as one transaction, which DROP and
         // CREATE DATABASE refuse.
         admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", server.template))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                server.template
+            ))
             .expect("drop old template");
-        admin.batch_execute(&format!("CREATE DATABASE {}", server.template)).expect("create template");
-        let mut tpl = PgConnection::establish(&server.url(&server.template)).expect("connect to template");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", server.template))
+            .expect("create template");
+        let mut tpl =
+            PgConnection::establish(&server.url(&server.template)).expect("connect to template");
         migrations::run_pending(&mut tpl).expect("migrate template");
         drop(tpl);
         server
@@ -134,9 +156,15 @@ impl TestDb {
         let name = format!("t_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect");
         admin
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {} STRATEGY FILE_COPY", server.template))
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE {} STRATEGY FILE_COPY",
+                server.template
+            ))
             .expect("clone template");
-        TestDb { url: server.url(&name), name }
+        TestDb {
+            url: server.url(&name),
+            name,
+        }
     }
 
     pub fn conn(&self) -> PgConnection {
@@ -169,7 +197,8 @@ impl Drop for TestDb {
         // Off the async runtime: dropping is blocking I/O.
         let _ = std::thread::spawn(move || {
             if let Ok(mut admin) = PgConnection::establish(&url) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         })
         .join();
@@ -189,7 +218,8 @@ pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
         vars.retain(|(name, _)| name != k);
         vars.push((k.to_string(), v.to_string()));
     }
-    Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).expect("config")
+    Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .expect("config")
 }
 
 /// An application on its own database, driven in-process.
@@ -230,12 +260,26 @@ impl Resp {
     /// Asserts the status and, for errors, that the body is problem+json with `code`.
     #[track_caller]
     pub fn expect(&self, status: u16, code: Option<&str>) -> &Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         if let Some(code) = code {
-            assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text);
+            assert_eq!(
+                self.header("content-type"),
+                Some("application/problem+json"),
+                "{}",
+                self.text
+            );
             assert_eq!(self.code(), code, "{}", self.text);
             assert_eq!(self.body["status"], status);
-            assert!(self.body["request_id"].is_string(), "problem has request_id: {}", self.text);
+            assert!(
+                self.body["request_id"].is_string(),
+                "problem has request_id: {}",
+                self.text
+            );
         }
         self
     }
@@ -268,7 +312,9 @@ impl TestApp {
 
     /// An app with configuration overrides (`RATE_LIMIT_RPS`, ...).
     pub async fn with_env(extra: &[(&str, &str)]) -> Self {
-        let db = tokio::task::spawn_blocking(TestDb::new).await.expect("create db");
+        let db = tokio::task::spawn_blocking(TestDb::new)
+            .await
+            .expect("create db");
         let config = test_config(&db.url, extra);
         let pool = pool::build(
             &db.url,
@@ -285,7 +331,13 @@ impl TestApp {
     }
 
     /// Sends a request; `body` is sent as JSON when given.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -302,13 +354,23 @@ impl TestApp {
 
     /// Sends a prepared request.
     pub async fn send(&self, req: Request<Body>) -> Resp {
-        let res = self.router.clone().oneshot(req).await.expect("infallible router");
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("infallible router");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp { status, headers, body, text }
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
@@ -320,7 +382,8 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
@@ -329,12 +392,18 @@ impl TestApp {
 
     /// A platform-admin token.
     pub fn platform_token(&self) -> String {
-        self.state.jwt.issue_platform_admin("test-operator", 3600).expect("token")
+        self.state
+            .jwt
+            .issue_platform_admin("test-operator", 3600)
+            .expect("token")
     }
 
     /// A tenant token for `user_id` (the role claim is not trusted by the server).
     pub fn token_for(&self, tenant_id: Uuid, user_id: Uuid) -> String {
-        self.state.jwt.issue_user(tenant_id, user_id, Role::Member).expect("token")
+        self.state
+            .jwt
+            .issue_user(tenant_id, user_id, Role::Member)
+            .expect("token")
     }
 
     /// Creates a tenant with an admin through the platform API.
@@ -355,20 +424,32 @@ impl TestApp {
                 b.insert(k.clone(), v.clone());
             }
         }
-        let r = self.post("/api/v1/tenants", &self.platform_token(), body).await;
+        let r = self
+            .post("/api/v1/tenants", &self.platform_token(), body)
+            .await;
         r.expect(201, None);
         let id = r.id();
-        let admin_id = Uuid::parse_str(r.body["admin_user"]["id"].as_str().expect("admin id")).expect("uuid");
+        let admin_id =
+            Uuid::parse_str(r.body["admin_user"]["id"].as_str().expect("admin id")).expect("uuid");
         TenantFixture {
             id,
             code: code.to_string(),
-            admin: UserFixture { id: admin_id, email, token: self.token_for(id, admin_id) },
+            admin: UserFixture {
+                id: admin_id,
+                email,
+                token: self.token_for(id, admin_id),
+            },
         }
     }
 
     /// Creates a user with `role` in `tenant` through the API.
     pub async fn user(&self, tenant: &TenantFixture, role: &str) -> UserFixture {
-        let email = format!("{}-{}@{}.example", role, &Uuid::new_v4().simple().to_string()[..8], tenant.code);
+        let email = format!(
+            "{}-{}@{}.example",
+            role,
+            &Uuid::new_v4().simple().to_string()[..8],
+            tenant.code
+        );
         let r = self
             .post(
                 "/api/v1/users",
@@ -378,7 +459,11 @@ impl TestApp {
             .await;
         r.expect(201, None);
         let id = r.id();
-        UserFixture { id, email, token: self.token_for(tenant.id, id) }
+        UserFixture {
+            id,
+            email,
+            token: self.token_for(tenant.id, id),
+        }
     }
 
     /// Audit rows of a tenant with `action`.

@@ -12,24 +12,45 @@ async fn another_tenants_user_is_the_same_404_as_a_random_id() {
     let b = app.tenant("iso-b").await;
     let victim = app.user(&a, "member").await;
     let random = Uuid::now_v7();
-    for (method, body) in [("GET", None), ("PATCH", Some(json!({"username": "stolen"})))] {
+    for (method, body) in [
+        ("GET", None),
+        ("PATCH", Some(json!({"username": "stolen"}))),
+    ] {
         let m = axum::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let (their_path, random_path) = (format!("/api/v1/users/{}", victim.id), format!("/api/v1/users/{random}"));
-        let theirs = app.call(m.clone(), &their_path, Some(&b.admin.token), body.clone()).await;
-        let nobody = app.call(m, &random_path, Some(&b.admin.token), body.clone()).await;
+        let (their_path, random_path) = (
+            format!("/api/v1/users/{}", victim.id),
+            format!("/api/v1/users/{random}"),
+        );
+        let theirs = app
+            .call(m.clone(), &their_path, Some(&b.admin.token), body.clone())
+            .await;
+        let nobody = app
+            .call(m, &random_path, Some(&b.admin.token), body.clone())
+            .await;
         theirs.expect(404, Some("not_found"));
         nobody.expect(404, Some("not_found"));
-        assert_eq!(theirs.body_without_request_id(), nobody.body_without_request_id(), "{method}");
-        assert!(!theirs.text.contains(&victim.id.to_string()), "no id echoed");
+        assert_eq!(
+            theirs.body_without_request_id(),
+            nobody.body_without_request_id(),
+            "{method}"
+        );
+        assert!(
+            !theirs.text.contains(&victim.id.to_string()),
+            "no id echoed"
+        );
     }
-    let untouched = app.get(&format!("/api/v1/users/{}", victim.id), &a.admin.token).await;
+    let untouched = app
+        .get(&format!("/api/v1/users/{}", victim.id), &a.admin.token)
+        .await;
     assert_ne!(untouched.body["username"], "stolen");
     // Lists never show the other tenant's rows.
     let list = app.get("/api/v1/users?limit=100", &b.admin.token).await;
     for u in list.body["data"].as_array().expect("data") {
         assert_eq!(u["tenant_id"], b.id.to_string());
     }
-    let logs = app.get("/api/v1/audit-logs?limit=100", &b.admin.token).await;
+    let logs = app
+        .get("/api/v1/audit-logs?limit=100", &b.admin.token)
+        .await;
     logs.expect(200, None);
     let a_user_ids = [a.admin.id.to_string(), victim.id.to_string()];
     for row in logs.body["data"].as_array().expect("data") {
@@ -66,7 +87,13 @@ async fn a_body_cannot_choose_the_tenant() {
     for u in r.body["data"].as_array().expect("data") {
         assert_eq!(u["tenant_id"], b.id.to_string());
     }
-    assert_eq!(app.db.scalar(&format!("SELECT count(*) FROM users WHERE tenant_id = '{}'", a.id)), 1);
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+            a.id
+        )),
+        1
+    );
 }
 
 /// Wall 1 of DESIGN.md: the table DSL of tenant tables appears only in `src/repos/`.
@@ -74,7 +101,10 @@ async fn a_body_cannot_choose_the_tenant() {
 fn tenant_table_dsl_is_only_used_in_repositories() {
     let tenant_tables = tenantry::repos::tenants::TENANT_TABLES;
     let mut offenders = Vec::new();
-    let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+    let mut stack = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("read src") {
             let path = entry.expect("entry").path();

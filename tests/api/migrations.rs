@@ -30,7 +30,12 @@ fn describe(conn: &mut PgConnection) -> Vec<String> {
         SELECT concat_ws(' ', 'partition', c.relname, pg_get_expr(c.relpartbound, c.oid))
           FROM pg_class c WHERE c.relispartition AND c.relnamespace = 'public'::regnamespace
         ORDER BY 1";
-    diesel::sql_query(sql).load::<Line>(conn).expect("describe schema").into_iter().map(|l| l.line).collect()
+    diesel::sql_query(sql)
+        .load::<Line>(conn)
+        .expect("describe schema")
+        .into_iter()
+        .map(|l| l.line)
+        .collect()
 }
 
 #[test]
@@ -38,10 +43,16 @@ fn up_down_up_gives_the_same_schema() {
     let db = TestDb::new();
     let mut conn = db.conn();
     let first = describe(&mut conn);
-    assert!(first.iter().any(|l| l.starts_with("column audit_logs.")), "template is migrated");
+    assert!(
+        first.iter().any(|l| l.starts_with("column audit_logs.")),
+        "template is migrated"
+    );
     let reverted = migrations::revert_all(&mut conn).expect("down to zero");
     assert!(!reverted.is_empty());
-    let left: Vec<String> = describe(&mut conn).into_iter().filter(|l| !l.contains("__diesel_schema_migrations")).collect();
+    let left: Vec<String> = describe(&mut conn)
+        .into_iter()
+        .filter(|l| !l.contains("__diesel_schema_migrations"))
+        .collect();
     assert!(left.is_empty(), "down.sql leaves nothing behind: {left:?}");
     migrations::run_pending(&mut conn).expect("up again");
     assert_eq!(describe(&mut conn), first);
@@ -57,7 +68,10 @@ fn audit_partitions_exist_for_this_month_and_the_next_two() {
         ));
         assert_eq!(name, 1, "partition {months} months ahead");
     }
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_class WHERE relname = 'audit_logs_default'"), 1);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_class WHERE relname = 'audit_logs_default'"),
+        1
+    );
     // Running again creates nothing new.
     let created = migrations::ensure_audit_partitions(&mut db.conn()).expect("ensure");
     assert!(created.is_empty());

@@ -23,7 +23,11 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
@@ -40,11 +44,18 @@ async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let server = Server { child: cmd.spawn().expect("spawn tenantry"), base: format!("http://127.0.0.1:{port}") };
+    let server = Server {
+        child: cmd.spawn().expect("spawn tenantry"),
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = client.get(format!("{}/health/ready", server.base)).send().await {
+        if let Ok(r) = client
+            .get(format!("{}/health/ready", server.base))
+            .send()
+            .await
+        {
             if r.status() == 200 {
                 return server;
             }
@@ -55,7 +66,9 @@ async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
 }
 
 fn platform_token() -> String {
-    JwtKeys::new(JWT_SECRET.as_bytes()).issue_platform_admin("tcp-test", 600).expect("token")
+    JwtKeys::new(JWT_SECRET.as_bytes())
+        .issue_platform_admin("tcp-test", 600)
+        .expect("token")
 }
 
 async fn create_tenant(client: &reqwest::Client, base: &str, code: &str) -> (String, Value) {
@@ -75,7 +88,10 @@ async fn create_tenant(client: &reqwest::Client, base: &str, code: &str) -> (Str
         .await
         .expect("login");
     assert_eq!(login.status(), 200);
-    let token = login.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_string();
+    let token = login.json::<Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     (token, body)
 }
 
@@ -83,11 +99,16 @@ async fn create_tenant(client: &reqwest::Client, base: &str, code: &str) -> (Str
 async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     let db = tokio::task::spawn_blocking(TestDb::new).await.expect("db");
     let mut server = spawn_server(&db.url, &[]).await;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(32).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(32)
+        .build()
+        .expect("client");
     let (token, _) = create_tenant(&client, &server.base, "drain").await;
     // Open the connections first, so the burst below is written on established
     // connections rather than racing the listener's close.
-    let warm: Vec<_> = (0..24).map(|_| client.get(format!("{}/health/live", server.base)).send()).collect();
+    let warm: Vec<_> = (0..24)
+        .map(|_| client.get(format!("{}/health/live", server.base)).send())
+        .collect();
     for r in futures_util::future::join_all(warm).await {
         assert_eq!(r.expect("warm-up").status(), 200);
     }
@@ -116,7 +137,11 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     unsafe { libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM) };
     let mut statuses = Vec::new();
     for b in burst {
-        statuses.push(b.await.expect("task").expect("request completed despite the shutdown"));
+        statuses.push(
+            b.await
+                .expect("task")
+                .expect("request completed despite the shutdown"),
+        );
     }
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
     let status = tokio::task::spawn_blocking(move || {
@@ -127,20 +152,45 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     .expect("join")
     .1;
     assert_eq!(status.code(), Some(0), "graceful exit");
-    assert_eq!(db.scalar("SELECT count(*) FROM users"), 25, "every accepted create was committed");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM users"),
+        25,
+        "every accepted create was committed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_is_503_then_recovers_without_restart() {
     let dir = open_tempdir();
     let path = dir.path().to_path_buf();
-    let mut cluster = tokio::task::spawn_blocking(move || start_private_cluster(path, None)).await.expect("cluster");
+    let mut cluster = tokio::task::spawn_blocking(move || start_private_cluster(path, None))
+        .await
+        .expect("cluster");
     let port = cluster.port();
-    let server = spawn_server(&cluster.url(), &[("DB_ACQUIRE_TIMEOUT_MS", "2000"), ("REQUEST_TIMEOUT_MS", "4000")]).await;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(6)).build().expect("client");
+    let server = spawn_server(
+        &cluster.url(),
+        &[
+            ("DB_ACQUIRE_TIMEOUT_MS", "2000"),
+            ("REQUEST_TIMEOUT_MS", "4000"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(6))
+        .build()
+        .expect("client");
     let (token, _) = create_tenant(&client, &server.base, "outage").await;
     let me = format!("{}/api/v1/users/me", server.base);
-    assert_eq!(client.get(&me).bearer_auth(&token).send().await.expect("me").status(), 200);
+    assert_eq!(
+        client
+            .get(&me)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        200
+    );
 
     let mut cluster = tokio::task::spawn_blocking(move || {
         cluster.stop();
@@ -150,13 +200,25 @@ async fn database_outage_is_503_then_recovers_without_restart() {
     .expect("stop");
 
     // Answers come back (the client gives up after 6 s, so a hang fails the test).
-    let ready = client.get(format!("{}/health/ready", server.base)).send().await.expect("no hang");
+    let ready = client
+        .get(format!("{}/health/ready", server.base))
+        .send()
+        .await
+        .expect("no hang");
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.headers()["content-type"], "application/problem+json");
     assert!(ready.headers().contains_key("retry-after"));
-    let api = client.get(&me).bearer_auth(&token).send().await.expect("no hang");
+    let api = client
+        .get(&me)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("no hang");
     assert_eq!(api.status(), 503);
-    assert_eq!(api.json::<Value>().await.expect("json")["code"], "database_unavailable");
+    assert_eq!(
+        api.json::<Value>().await.expect("json")["code"],
+        "database_unavailable"
+    );
 
     // PostgreSQL comes back on the same port; the server recovers by itself.
     let path = dir.path().to_path_buf();
@@ -169,12 +231,27 @@ async fn database_outage_is_503_then_recovers_without_restart() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut recovered = (false, false);
     while Instant::now() < deadline && recovered != (true, true) {
-        let r = client.get(format!("{}/health/ready", server.base)).send().await.map(|r| r.status().as_u16());
-        let a = client.get(&me).bearer_auth(&token).send().await.map(|r| r.status().as_u16());
+        let r = client
+            .get(format!("{}/health/ready", server.base))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        let a = client
+            .get(&me)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
         recovered = (r.ok() == Some(200), a.ok() == Some(200));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(recovered, (true, true), "ready and API recover without a restart");
+    assert_eq!(
+        recovered,
+        (true, true),
+        "ready and API recover without a restart"
+    );
     drop(server);
-    tokio::task::spawn_blocking(move || drop(cluster)).await.expect("stop");
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .expect("stop");
 }

@@ -8,16 +8,31 @@ use crate::harness::TestApp;
 async fn tenant_crud_and_validation() {
     let app = TestApp::new().await;
     let p = app.platform_token();
-    let r = app.post("/api/v1/tenants", &p, json!({"name": "Plain", "code": "plain"})).await;
+    let r = app
+        .post(
+            "/api/v1/tenants",
+            &p,
+            json!({"name": "Plain", "code": "plain"}),
+        )
+        .await;
     r.expect(201, None);
     assert_eq!(r.body["status"], "active");
     assert_eq!(r.body["max_users"], 100);
     assert_eq!(r.body["max_storage_gb"], 10);
-    assert_eq!(r.body["features_enabled"], json!({"expenses": true, "items": true}));
+    assert_eq!(
+        r.body["features_enabled"],
+        json!({"expenses": true, "items": true})
+    );
     assert!(r.body.get("admin_user").is_none());
     let id = r.id();
 
-    app.post("/api/v1/tenants", &p, json!({"name": "Again", "code": "plain"})).await.expect(409, Some("already_exists"));
+    app.post(
+        "/api/v1/tenants",
+        &p,
+        json!({"name": "Again", "code": "plain"}),
+    )
+    .await
+    .expect(409, Some("already_exists"));
     for bad in [
         json!({"name": "", "code": "ok"}),
         json!({"name": "x", "code": "Bad_Code"}),
@@ -28,38 +43,84 @@ async fn tenant_crud_and_validation() {
         json!({"name": "x", "code": "ok", "admin": {"email": "bad", "username": "a", "password": "long enough pw"}}),
         json!({"name": "x", "code": "ok", "id": "01a20c06-7de6-724a-8a73-79d00707ce6f"}),
     ] {
-        app.post("/api/v1/tenants", &p, bad.clone()).await.expect(422, Some("validation_failed"));
+        app.post("/api/v1/tenants", &p, bad.clone())
+            .await
+            .expect(422, Some("validation_failed"));
     }
-    assert_eq!(app.db.scalar("SELECT count(*) FROM tenants"), 1, "nothing half-created");
+    assert_eq!(
+        app.db.scalar("SELECT count(*) FROM tenants"),
+        1,
+        "nothing half-created"
+    );
 
     let got = app.get(&format!("/api/v1/tenants/{id}"), &p).await;
     got.expect(200, None);
     assert_eq!(got.body["code"], "plain");
     let patched = app
-        .patch(&format!("/api/v1/tenants/{id}"), &p, json!({"name": "Renamed", "features_enabled": {"items": false}}))
+        .patch(
+            &format!("/api/v1/tenants/{id}"),
+            &p,
+            json!({"name": "Renamed", "features_enabled": {"items": false}}),
+        )
         .await;
     patched.expect(200, None);
     assert_eq!(patched.body["name"], "Renamed");
-    assert_eq!(patched.body["features_enabled"], json!({"expenses": true, "items": false}), "flags merge");
-    app.patch(&format!("/api/v1/tenants/{id}"), &p, json!({"status": "frozen"})).await.expect(422, Some("validation_failed"));
-    app.patch(&format!("/api/v1/tenants/{id}"), &p, json!({"name": null})).await.expect(422, Some("validation_failed"));
+    assert_eq!(
+        patched.body["features_enabled"],
+        json!({"expenses": true, "items": false}),
+        "flags merge"
+    );
+    app.patch(
+        &format!("/api/v1/tenants/{id}"),
+        &p,
+        json!({"status": "frozen"}),
+    )
+    .await
+    .expect(422, Some("validation_failed"));
+    app.patch(&format!("/api/v1/tenants/{id}"), &p, json!({"name": null}))
+        .await
+        .expect(422, Some("validation_failed"));
 
-    app.post("/api/v1/tenants", &p, json!({"name": "Second", "code": "second"})).await.expect(201, None);
-    app.patch(&format!("/api/v1/tenants/{id}"), &p, json!({"status": "suspended"})).await.expect(200, None);
+    app.post(
+        "/api/v1/tenants",
+        &p,
+        json!({"name": "Second", "code": "second"}),
+    )
+    .await
+    .expect(201, None);
+    app.patch(
+        &format!("/api/v1/tenants/{id}"),
+        &p,
+        json!({"status": "suspended"}),
+    )
+    .await
+    .expect(200, None);
     let list = app.get("/api/v1/tenants?status=suspended", &p).await;
     list.expect(200, None);
     assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1));
     let all = app.get("/api/v1/tenants?limit=1", &p).await;
     assert_eq!(all.body["data"][0]["code"], "second", "newest first");
     let cursor = all.body["next_cursor"].as_str().expect("cursor");
-    let next = app.get(&format!("/api/v1/tenants?limit=1&cursor={cursor}"), &p).await;
+    let next = app
+        .get(&format!("/api/v1/tenants?limit=1&cursor={cursor}"), &p)
+        .await;
     assert_eq!(next.body["data"][0]["code"], "plain");
     assert!(next.body["next_cursor"].is_null());
 
-    app.delete(&format!("/api/v1/tenants/{id}"), &p).await.expect(204, None);
-    app.get(&format!("/api/v1/tenants/{id}"), &p).await.expect(404, Some("not_found"));
-    app.delete(&format!("/api/v1/tenants/{id}"), &p).await.expect(404, Some("not_found"));
-    assert_eq!(app.db.scalar("SELECT count(*) FROM audit_logs"), 0, "platform changes are not in tenant audit logs");
+    app.delete(&format!("/api/v1/tenants/{id}"), &p)
+        .await
+        .expect(204, None);
+    app.get(&format!("/api/v1/tenants/{id}"), &p)
+        .await
+        .expect(404, Some("not_found"));
+    app.delete(&format!("/api/v1/tenants/{id}"), &p)
+        .await
+        .expect(404, Some("not_found"));
+    assert_eq!(
+        app.db.scalar("SELECT count(*) FROM audit_logs"),
+        0,
+        "platform changes are not in tenant audit logs"
+    );
 }
 
 #[tokio::test]
@@ -96,21 +157,34 @@ async fn deleting_a_tenant_removes_all_its_rows_and_nothing_else() {
     }
     let count_b = |app: &TestApp| {
         (
-            app.db.scalar(&format!("SELECT count(*) FROM users WHERE tenant_id = '{}'", b.id)),
-            app.db.scalar(&format!("SELECT count(*) FROM audit_logs WHERE tenant_id = '{}'", b.id)),
+            app.db.scalar(&format!(
+                "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+                b.id
+            )),
+            app.db.scalar(&format!(
+                "SELECT count(*) FROM audit_logs WHERE tenant_id = '{}'",
+                b.id
+            )),
         )
     };
     let before_b = count_b(&app);
     assert!(before_b.0 == 3 && before_b.1 >= 2);
-    app.delete(&format!("/api/v1/tenants/{}", a.id), &app.platform_token()).await.expect(204, None);
+    app.delete(&format!("/api/v1/tenants/{}", a.id), &app.platform_token())
+        .await
+        .expect(204, None);
     for table in tenantry::repos::tenants::TENANT_TABLES {
         assert_eq!(
-            app.db.scalar(&format!("SELECT count(*) FROM {table} WHERE tenant_id = '{}'", a.id)),
+            app.db.scalar(&format!(
+                "SELECT count(*) FROM {table} WHERE tenant_id = '{}'",
+                a.id
+            )),
             0,
             "{table} still has rows of the deleted tenant"
         );
     }
     assert_eq!(count_b(&app), before_b, "the other tenant is untouched");
     // The deleted tenant's tokens stop working.
-    app.get("/api/v1/users/me", &a.admin.token).await.expect(401, Some("unauthorized"));
+    app.get("/api/v1/users/me", &a.admin.token)
+        .await
+        .expect(401, Some("unauthorized"));
 }

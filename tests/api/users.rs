@@ -9,7 +9,11 @@ async fn create_list_get_and_validate_users() {
     let app = TestApp::new().await;
     let t = app.tenant("users").await;
     let r = app
-        .post("/api/v1/users", &t.admin.token, json!({"email": "m@users.example", "username": "m", "password": PASSWORD}))
+        .post(
+            "/api/v1/users",
+            &t.admin.token,
+            json!({"email": "m@users.example", "username": "m", "password": PASSWORD}),
+        )
         .await;
     r.expect(201, None);
     assert_eq!(r.body["role"], "member", "default role");
@@ -20,24 +24,50 @@ async fn create_list_get_and_validate_users() {
     let list = app.get("/api/v1/users", &t.admin.token).await;
     list.expect(200, None);
     assert_eq!(list.body["data"].as_array().map(Vec::len), Some(2));
-    assert_eq!(list.body["data"][0]["email"], "m@users.example", "newest first");
+    assert_eq!(
+        list.body["data"][0]["email"], "m@users.example",
+        "newest first"
+    );
     let admins = app.get("/api/v1/users?role=admin", &t.admin.token).await;
     assert_eq!(admins.body["data"].as_array().map(Vec::len), Some(1));
-    app.get("/api/v1/users?role=owner", &t.admin.token).await.expect(422, Some("validation_failed"));
-    app.get("/api/v1/users?is_active=maybe", &t.admin.token).await.expect(400, Some("invalid_query"));
+    app.get("/api/v1/users?role=owner", &t.admin.token)
+        .await
+        .expect(422, Some("validation_failed"));
+    app.get("/api/v1/users?is_active=maybe", &t.admin.token)
+        .await
+        .expect(400, Some("invalid_query"));
 
     // Validation names every bad field and creates nothing.
     let bad = app
-        .post("/api/v1/users", &t.admin.token, json!({"email": "nope", "username": "", "password": "short", "role": "owner"}))
+        .post(
+            "/api/v1/users",
+            &t.admin.token,
+            json!({"email": "nope", "username": "", "password": "short", "role": "owner"}),
+        )
         .await;
     bad.expect(422, Some("validation_failed"));
     let bad = app
-        .post("/api/v1/users", &t.admin.token, json!({"email": "nope", "username": "", "password": "short"}))
+        .post(
+            "/api/v1/users",
+            &t.admin.token,
+            json!({"email": "nope", "username": "", "password": "short"}),
+        )
         .await;
     bad.expect(422, Some("validation_failed"));
-    let fields: Vec<&str> = bad.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
     assert_eq!(fields, ["email", "username", "password"]);
-    assert_eq!(app.db.scalar(&format!("SELECT count(*) FROM users WHERE tenant_id = '{}'", t.id)), 2);
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+            t.id
+        )),
+        2
+    );
 }
 
 #[tokio::test]
@@ -47,24 +77,46 @@ async fn members_and_viewers_cannot_manage_users() {
     let member = app.user(&t, "member").await;
     let viewer = app.user(&t, "viewer").await;
     for token in [&member.token, &viewer.token] {
-        app.post("/api/v1/users", token, json!({"email": "x@roles.example", "username": "x", "password": PASSWORD}))
-            .await
-            .expect(403, Some("forbidden"));
-        app.patch(&format!("/api/v1/users/{}", t.admin.id), token, json!({"username": "pwned"}))
-            .await
-            .expect(403, Some("forbidden"));
+        app.post(
+            "/api/v1/users",
+            token,
+            json!({"email": "x@roles.example", "username": "x", "password": PASSWORD}),
+        )
+        .await
+        .expect(403, Some("forbidden"));
+        app.patch(
+            &format!("/api/v1/users/{}", t.admin.id),
+            token,
+            json!({"username": "pwned"}),
+        )
+        .await
+        .expect(403, Some("forbidden"));
         app.get("/api/v1/users", token).await.expect(200, None);
     }
     // A non-admin may change its own username and password, but not its role.
-    app.patch(&format!("/api/v1/users/{}", member.id), &member.token, json!({"username": "renamed"}))
-        .await
-        .expect(200, None);
-    let r = app.patch(&format!("/api/v1/users/{}", member.id), &member.token, json!({"role": "admin"})).await;
+    app.patch(
+        &format!("/api/v1/users/{}", member.id),
+        &member.token,
+        json!({"username": "renamed"}),
+    )
+    .await
+    .expect(200, None);
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{}", member.id),
+            &member.token,
+            json!({"role": "admin"}),
+        )
+        .await;
     r.expect(422, Some("validation_failed"));
     assert_eq!(r.body["errors"][0]["field"], "role");
-    app.patch(&format!("/api/v1/users/{}", member.id), &member.token, json!({"is_active": false}))
-        .await
-        .expect(422, Some("validation_failed"));
+    app.patch(
+        &format!("/api/v1/users/{}", member.id),
+        &member.token,
+        json!({"is_active": false}),
+    )
+    .await
+    .expect(422, Some("validation_failed"));
     let me = app.get("/api/v1/users/me", &member.token).await;
     assert_eq!(me.body["role"], "member");
     assert_eq!(me.body["username"], "renamed");
@@ -77,23 +129,45 @@ async fn deactivation_and_demotion_take_effect_at_once() {
     let second_admin = app.user(&t, "admin").await;
     let member = app.user(&t, "member").await;
     // Warm the principal cache for both tokens.
-    app.get("/api/v1/users/me", &member.token).await.expect(200, None);
-    app.get("/api/v1/users", &second_admin.token).await.expect(200, None);
-
-    app.patch(&format!("/api/v1/users/{}", member.id), &t.admin.token, json!({"is_active": false}))
+    app.get("/api/v1/users/me", &member.token)
         .await
         .expect(200, None);
-    app.get("/api/v1/users/me", &member.token).await.expect(401, Some("unauthorized"));
-
-    app.post("/api/v1/users", &second_admin.token, json!({"email": "a@effect.example", "username": "a", "password": PASSWORD}))
-        .await
-        .expect(201, None);
-    app.patch(&format!("/api/v1/users/{}", second_admin.id), &t.admin.token, json!({"role": "member"}))
+    app.get("/api/v1/users", &second_admin.token)
         .await
         .expect(200, None);
-    app.post("/api/v1/users", &second_admin.token, json!({"email": "b@effect.example", "username": "b", "password": PASSWORD}))
+
+    app.patch(
+        &format!("/api/v1/users/{}", member.id),
+        &t.admin.token,
+        json!({"is_active": false}),
+    )
+    .await
+    .expect(200, None);
+    app.get("/api/v1/users/me", &member.token)
         .await
-        .expect(403, Some("forbidden"));
+        .expect(401, Some("unauthorized"));
+
+    app.post(
+        "/api/v1/users",
+        &second_admin.token,
+        json!({"email": "a@effect.example", "username": "a", "password": PASSWORD}),
+    )
+    .await
+    .expect(201, None);
+    app.patch(
+        &format!("/api/v1/users/{}", second_admin.id),
+        &t.admin.token,
+        json!({"role": "member"}),
+    )
+    .await
+    .expect(200, None);
+    app.post(
+        "/api/v1/users",
+        &second_admin.token,
+        json!({"email": "b@effect.example", "username": "b", "password": PASSWORD}),
+    )
+    .await
+    .expect(403, Some("forbidden"));
     assert_eq!(app.audit_count(t.id, "user.updated"), 2);
 }
 
@@ -102,15 +176,29 @@ async fn the_last_active_admin_cannot_be_removed() {
     let app = TestApp::new().await;
     let t = app.tenant("last").await;
     let path = format!("/api/v1/users/{}", t.admin.id);
-    app.patch(&path, &t.admin.token, json!({"role": "member"})).await.expect(422, Some("last_admin"));
-    app.patch(&path, &t.admin.token, json!({"is_active": false})).await.expect(422, Some("last_admin"));
-    assert_eq!(app.audit_count(t.id, "user.updated"), 0, "failed changes write no audit row");
-    // With a second admin, one may go.
-    let other = app.user(&t, "admin").await;
-    app.patch(&path, &t.admin.token, json!({"role": "viewer"})).await.expect(200, None);
-    app.patch(&format!("/api/v1/users/{}", other.id), &other.token, json!({"is_active": false}))
+    app.patch(&path, &t.admin.token, json!({"role": "member"}))
         .await
         .expect(422, Some("last_admin"));
+    app.patch(&path, &t.admin.token, json!({"is_active": false}))
+        .await
+        .expect(422, Some("last_admin"));
+    assert_eq!(
+        app.audit_count(t.id, "user.updated"),
+        0,
+        "failed changes write no audit row"
+    );
+    // With a second admin, one may go.
+    let other = app.user(&t, "admin").await;
+    app.patch(&path, &t.admin.token, json!({"role": "viewer"}))
+        .await
+        .expect(200, None);
+    app.patch(
+        &format!("/api/v1/users/{}", other.id),
+        &other.token,
+        json!({"is_active": false}),
+    )
+    .await
+    .expect(422, Some("last_admin"));
 }
 
 #[tokio::test]
@@ -119,7 +207,10 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     for round in 0..5 {
         let t = app.tenant(&format!("race-{round}")).await;
         let b = app.user(&t, "admin").await;
-        let (path_b, path_a) = (format!("/api/v1/users/{}", b.id), format!("/api/v1/users/{}", t.admin.id));
+        let (path_b, path_a) = (
+            format!("/api/v1/users/{}", b.id),
+            format!("/api/v1/users/{}", t.admin.id),
+        );
         let a_demotes_b = app.patch(&path_b, &t.admin.token, json!({"role": "member"}));
         let b_demotes_a = app.patch(&path_a, &b.token, json!({"role": "member"}));
         let (r1, r2) = tokio::join!(a_demotes_b, b_demotes_a);
@@ -127,7 +218,10 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
         statuses.sort();
         // One wins; the other either finds no admin left (422) or has itself just lost the
         // admin role (403): never both succeed.
-        assert!(statuses == [200, 403] || statuses == [200, 422], "{statuses:?}");
+        assert!(
+            statuses == [200, 403] || statuses == [200, 422],
+            "{statuses:?}"
+        );
         assert_eq!(
             app.db.scalar(&format!(
                 "SELECT count(*) FROM users WHERE tenant_id = '{}' AND role = 'admin' AND is_active",
@@ -144,19 +238,35 @@ async fn user_quota_counts_active_users() {
     let t = app.tenant_with("quota", json!({"max_users": 2})).await;
     let m = app.user(&t, "member").await;
     let r = app
-        .post("/api/v1/users", &t.admin.token, json!({"email": "third@quota.example", "username": "t", "password": PASSWORD}))
+        .post(
+            "/api/v1/users",
+            &t.admin.token,
+            json!({"email": "third@quota.example", "username": "t", "password": PASSWORD}),
+        )
         .await;
     r.expect(422, Some("quota_exceeded"));
     // Deactivating one frees a seat; reactivating it when full is refused.
-    app.patch(&format!("/api/v1/users/{}", m.id), &t.admin.token, json!({"is_active": false}))
-        .await
-        .expect(200, None);
-    app.post("/api/v1/users", &t.admin.token, json!({"email": "third@quota.example", "username": "t", "password": PASSWORD}))
-        .await
-        .expect(201, None);
-    app.patch(&format!("/api/v1/users/{}", m.id), &t.admin.token, json!({"is_active": true}))
-        .await
-        .expect(422, Some("quota_exceeded"));
+    app.patch(
+        &format!("/api/v1/users/{}", m.id),
+        &t.admin.token,
+        json!({"is_active": false}),
+    )
+    .await
+    .expect(200, None);
+    app.post(
+        "/api/v1/users",
+        &t.admin.token,
+        json!({"email": "third@quota.example", "username": "t", "password": PASSWORD}),
+    )
+    .await
+    .expect(201, None);
+    app.patch(
+        &format!("/api/v1/users/{}", m.id),
+        &t.admin.token,
+        json!({"is_active": true}),
+    )
+    .await
+    .expect(422, Some("quota_exceeded"));
 }
 
 #[tokio::test]
@@ -173,9 +283,18 @@ async fn concurrent_creates_never_exceed_the_quota() {
     }
     let results = futures_util::future::join_all(calls).await;
     let created = results.iter().filter(|r| r.status == 201).count();
-    let refused = results.iter().filter(|r| r.code() == "quota_exceeded").count();
+    let refused = results
+        .iter()
+        .filter(|r| r.code() == "quota_exceeded")
+        .count();
     assert_eq!((created, refused), (3, 5));
-    assert_eq!(app.db.scalar(&format!("SELECT count(*) FROM users WHERE tenant_id = '{}'", t.id)), 4);
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+            t.id
+        )),
+        4
+    );
 }
 
 #[tokio::test]
@@ -184,10 +303,19 @@ async fn email_is_unique_per_tenant_in_any_letter_case() {
     let a = app.tenant("dup-a").await;
     let b = app.tenant("dup-b").await;
     let body = |email: &str| json!({"email": email, "username": "d", "password": PASSWORD});
-    app.post("/api/v1/users", &a.admin.token, body("Dup@Example.com")).await.expect(201, None);
-    let r = app.post("/api/v1/users", &a.admin.token, body("dup@example.COM")).await;
+    app.post("/api/v1/users", &a.admin.token, body("Dup@Example.com"))
+        .await
+        .expect(201, None);
+    let r = app
+        .post("/api/v1/users", &a.admin.token, body("dup@example.COM"))
+        .await;
     r.expect(409, Some("already_exists"));
     assert_eq!(r.body["errors"][0]["field"], "email");
-    assert!(!r.text.contains("users_tenant_email_key"), "no constraint names leak");
-    app.post("/api/v1/users", &b.admin.token, body("dup@example.com")).await.expect(201, None);
+    assert!(
+        !r.text.contains("users_tenant_email_key"),
+        "no constraint names leak"
+    );
+    app.post("/api/v1/users", &b.admin.token, body("dup@example.com"))
+        .await
+        .expect(201, None);
 }
