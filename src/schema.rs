@@ -25,6 +25,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    projects (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        owner_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tasks (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        project_id -> Uuid,
+        title -> Text,
+        description -> Nullable<Text>,
+        status -> Text,
+        completed -> Bool,
+        priority -> Int4,
+        due_at -> Nullable<Timestamptz>,
+        assignee_id -> Nullable<Uuid>,
+        version -> Int4,
+        completed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     tenants (id) {
         id -> Uuid,
         name -> Text,
@@ -54,6 +85,15 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_logs -> tenants (tenant_id));
+diesel::joinable!(projects -> tenants (tenant_id));
+diesel::joinable!(tasks -> tenants (tenant_id));
 diesel::joinable!(users -> tenants (tenant_id));
 
-diesel::allow_tables_to_appear_in_same_query!(audit_logs, login_throttles, tenants, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_logs,
+    login_throttles,
+    projects,
+    tasks,
+    tenants,
+    users,
+);

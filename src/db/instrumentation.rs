@@ -2,6 +2,8 @@
 //! logs the slow ones once as a warning (inside the request's span, so the line carries
 //! the request id and tenant id), and feeds the query-time metric.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -31,6 +33,11 @@ impl Instrumentation for QueryTimer {
                 };
                 let elapsed = started.elapsed();
                 crate::metrics::record_query(elapsed);
+                if CAPTURING.load(Ordering::Relaxed) {
+                    if let Ok(mut seen) = CAPTURED.lock() {
+                        seen.push(sql_only(&query.to_string()).to_string());
+                    }
+                }
                 if elapsed >= self.threshold {
                     tracing::warn!(
                         duration_ms = elapsed.as_secs_f64() * 1000.0,
@@ -42,6 +49,27 @@ impl Instrumentation for QueryTimer {
             _ => {}
         }
     }
+}
+
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Starts recording the SQL text (with `$n` placeholders, no values) of every query
+/// run from now on, process-wide. For the test that EXPLAINs every repository query;
+/// costs one relaxed atomic load per query when off.
+#[doc(hidden)]
+pub fn start_capture() {
+    CAPTURING.store(true, Ordering::Relaxed);
+}
+
+/// Stops recording and returns what was recorded.
+#[doc(hidden)]
+pub fn take_captured() -> Vec<String> {
+    CAPTURING.store(false, Ordering::Relaxed);
+    CAPTURED
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
 }
 
 /// Drops the bind values Diesel appends to a query's text: they may hold password

@@ -9,6 +9,7 @@
 pub mod embedded;
 pub mod errors;
 pub mod instrumentation;
+pub mod locking;
 pub mod migrations;
 pub mod pagination;
 pub mod pool;

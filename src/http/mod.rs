@@ -11,6 +11,9 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod patch;
+pub mod preconditions;
+pub mod projects;
+pub mod tasks;
 pub mod tenants;
 pub mod users;
 
@@ -32,6 +35,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(tenants::routes())
         .merge(users::routes())
         .merge(audit_logs::routes())
+        .merge(projects::routes())
+        .merge(tasks::routes())
 }
 
 /// The complete OpenAPI document.

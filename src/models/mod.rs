@@ -1,5 +1,7 @@
 //! Rows as Diesel reads and writes them, and as the API returns them.
 
 pub mod audit_log;
+pub mod project;
+pub mod task;
 pub mod tenant;
 pub mod user;

@@ -4,8 +4,11 @@ mod harness;
 
 mod auth;
 mod bad_input;
+mod explain;
 mod isolation;
 mod migrations;
+mod projects;
+mod tasks;
 mod tcp;
 mod tenants;
 mod users;
