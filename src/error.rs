@@ -92,6 +92,10 @@ pub enum AppError {
     DatabaseUnavailable(String),
     #[error("request timed out")]
     Timeout,
+    /// A serialization failure or deadlock: retried by `db::write_for_retrying`, and
+    /// only seen by a client (as 503) if every retry lost.
+    #[error("contention: {0}")]
+    Contention(String),
     /// Anything unexpected. The string is for the log only; the client sees an opaque 500.
     #[error("internal error: {0}")]
     Internal(String),
@@ -142,7 +146,7 @@ impl AppError {
             LastAdmin => (StatusCode::UNPROCESSABLE_ENTITY, "last_admin"),
             PreconditionRequired => (StatusCode::PRECONDITION_REQUIRED, "precondition_required"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            DatabaseUnavailable(_) | Timeout => {
+            DatabaseUnavailable(_) | Timeout | Contention(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -185,6 +189,7 @@ impl AppError {
             RateLimited { .. } => "too many requests; retry later".into(),
             DatabaseUnavailable(_) => "the database is unavailable; retry later".into(),
             Timeout => "the request did not finish in time; retry later".into(),
+            Contention(_) => "the database is busy; retry later".into(),
             Internal(_) => "an unexpected error occurred".into(),
         }
     }
@@ -192,7 +197,9 @@ impl AppError {
     /// What is logged for a server-side failure; `None` for client mistakes.
     fn log_cause(&self) -> Option<String> {
         match self {
-            AppError::Internal(cause) | AppError::DatabaseUnavailable(cause) => Some(cause.clone()),
+            AppError::Internal(cause)
+            | AppError::DatabaseUnavailable(cause)
+            | AppError::Contention(cause) => Some(cause.clone()),
             AppError::Timeout => Some("request timeout".into()),
             _ => None,
         }
@@ -390,6 +397,11 @@ mod tests {
             "database_unavailable",
         );
         check(AppError::Timeout, 503, "database_unavailable");
+        check(
+            AppError::Contention("deadlock".into()),
+            503,
+            "database_unavailable",
+        );
         check(AppError::internal("boom"), 500, "internal_error");
     }
 

@@ -16,6 +16,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    budgets (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        category -> Text,
+        period -> Date,
+        amount_cents -> Int8,
+        spent_cents -> Int8,
+        remaining_cents -> Int8,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    expenses (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        submitter_id -> Uuid,
+        category -> Text,
+        amount_cents -> Int8,
+        currency -> Text,
+        description -> Text,
+        incurred_on -> Date,
+        period -> Date,
+        status -> Text,
+        version -> Int4,
+        approver_id -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        rejection_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_throttles (tenant_code, email) {
         tenant_code -> Text,
         email -> Text,
@@ -85,6 +121,8 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_logs -> tenants (tenant_id));
+diesel::joinable!(budgets -> tenants (tenant_id));
+diesel::joinable!(expenses -> tenants (tenant_id));
 diesel::joinable!(projects -> tenants (tenant_id));
 diesel::joinable!(tasks -> tenants (tenant_id));
 diesel::joinable!(users -> tenants (tenant_id));

@@ -25,6 +25,9 @@ const REFERENCE_FIELDS: &[(&str, &str)] = &[
 
 impl From<DieselError> for AppError {
     fn from(err: DieselError) -> Self {
+        if is_retryable(&err) {
+            return AppError::Contention(err.to_string());
+        }
         match &err {
             DieselError::DatabaseError(kind, info) => {
                 let constraint = info.constraint_name().unwrap_or_default();

@@ -60,6 +60,15 @@ impl Expected {
         }
     }
 
+    /// For rows read under `SELECT ... FOR UPDATE`: `Ok` when `current` is what the
+    /// client expected.
+    pub fn check(self, current: i32) -> Result<(), AppError> {
+        match self.version() {
+            Some(v) if v != current => Err(self.conflict(current)),
+            _ => Ok(()),
+        }
+    }
+
     /// Decides a missed update from the row's current version (`None`: no such row).
     pub fn miss(self, current: Option<i32>, what: &'static str) -> AppError {
         match current {

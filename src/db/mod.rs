@@ -72,3 +72,25 @@ where
     let ctx = ctx.clone();
     run(app, move |conn| conn.transaction(|conn| f(conn, &ctx))).await
 }
+
+/// Attempts of a transaction that keeps losing to contention.
+const CONTENTION_ATTEMPTS: usize = 5;
+
+/// As [`write_for`], retrying the whole transaction when it lost to a serialization
+/// failure or deadlock, so contention is never shown to the client.
+pub async fn write_for_retrying<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
+where
+    F: Fn(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + Sync + Clone + 'static,
+    T: Send + 'static,
+{
+    let mut attempt = 1;
+    loop {
+        match write_for(app, ctx, f.clone()).await {
+            Err(AppError::Contention(cause)) if attempt < CONTENTION_ATTEMPTS => {
+                tracing::debug!(attempt, cause = %cause, "retrying after contention");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

@@ -6,6 +6,8 @@
 
 pub mod audit_logs;
 pub mod auth;
+pub mod budgets;
+pub mod expenses;
 pub mod extract;
 pub mod health;
 pub mod middleware;
@@ -13,6 +15,7 @@ pub mod openapi;
 pub mod patch;
 pub mod preconditions;
 pub mod projects;
+pub mod reports;
 pub mod tasks;
 pub mod tenants;
 pub mod users;
@@ -37,6 +40,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(audit_logs::routes())
         .merge(projects::routes())
         .merge(tasks::routes())
+        .merge(budgets::routes())
+        .merge(expenses::routes())
+        .merge(reports::routes())
 }
 
 /// The complete OpenAPI document.

@@ -1,6 +1,9 @@
 //! Rows as Diesel reads and writes them, and as the API returns them.
 
 pub mod audit_log;
+pub mod budget;
+pub mod expense;
+pub mod period;
 pub mod project;
 pub mod task;
 pub mod tenant;

@@ -7,9 +7,12 @@
 
 pub mod audit;
 pub mod audit_logs;
+pub mod budgets;
+pub mod expenses;
 pub mod logins;
 pub mod principals;
 pub mod projects;
+pub mod reports;
 pub mod tasks;
 pub mod tenants;
 pub mod users;

@@ -55,6 +55,14 @@ async fn no_repository_query_scans_a_tenant_table() {
            FROM projects p CROSS JOIN generate_series(1, 20) g
            CROSS JOIN LATERAL (SELECT (ARRAY['pending','in_progress','completed'])[1 + g % 3] AS status) s
            WHERE p.name = 'p' AND p.tenant_id <> (SELECT id FROM tenants WHERE code = 'explain');
+         INSERT INTO budgets (tenant_id, id, category, period, amount_cents)
+           SELECT t.id, gen_random_uuid(), c, date_trunc('month', now())::date - (m || ' month')::interval, 1000000
+           FROM tenants t, unnest(ARRAY['travel','meals','lodging','supplies','software','other']) c, generate_series(0, 5) m
+           WHERE t.code LIKE 'bulk-%';
+         INSERT INTO expenses (tenant_id, id, submitter_id, category, amount_cents, description, incurred_on, status)
+           SELECT u.tenant_id, gen_random_uuid(), u.id, (ARRAY['travel','meals','lodging'])[1 + g % 3], 100 + g, 'x',
+                  current_date - g, (ARRAY['draft','submitted'])[1 + g % 2]
+           FROM users u, generate_series(1, 20) g WHERE u.email LIKE 'u%@x.example';
          INSERT INTO audit_logs (tenant_id, id, user_id, action, resource_type, resource_id)
            SELECT tenant_id, gen_random_uuid(), assignee_id, 'task.created', 'task', id FROM tasks;
          ANALYZE;",
@@ -86,6 +94,19 @@ async fn no_repository_query_scans_a_tenant_table() {
         format!("/api/v1/tasks?project_id={project}&sort=due_at"),
         "/api/v1/tasks?due_before=2040-01-01T00:00:00Z&status=in_progress".to_string(),
         format!("/api/v1/tasks/{task}"),
+        "/api/v1/budgets".to_string(),
+        format!(
+            "/api/v1/budgets?period={}&category=travel",
+            chrono::Utc::now().format("%Y-%m")
+        ),
+        "/api/v1/expenses".to_string(),
+        format!(
+            "/api/v1/expenses?status=submitted&period={}",
+            chrono::Utc::now().format("%Y-%m")
+        ),
+        format!("/api/v1/expenses?submitter_id={u}&category=travel"),
+        "/api/v1/reports/expenses".to_string(),
+        "/api/v1/reports/expenses?group_by=submitter&min_total_cents=10".to_string(),
     ] {
         app.get(&path, tok).await.expect(200, None);
         // The second page exercises the keyset conditions.

@@ -4,6 +4,7 @@ mod harness;
 
 mod auth;
 mod bad_input;
+mod expenses;
 mod explain;
 mod isolation;
 mod migrations;

@@ -1,0 +1,400 @@
+//! `/api/v1/expenses` and its workflow actions (API.md §6). Gated by the `expenses`
+//! feature. Members see and act on their own expenses only.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Feature, Role, TenantContext};
+use crate::db::locking::Expected;
+use crate::db::{self, pagination::Page};
+use crate::error::{AppError, Problem};
+use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::patch::non_null;
+use crate::http::preconditions::{IfMatchHeader, etag_header};
+use crate::models::budget::Category;
+use crate::models::expense::{Expense, ExpenseChanges, ExpenseStatus, MAX_AMOUNT_CENTS};
+use crate::models::period::Period;
+use crate::repos::expenses::{self, ExpenseFilter, ExpenseKey, NewExpenseInput};
+use crate::validate::Checks;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_expense, list_expenses))
+        .routes(routes!(get_expense, update_expense, delete_expense))
+        .routes(routes!(submit_expense))
+        .routes(routes!(approve_expense))
+        .routes(routes!(reject_expense))
+}
+
+const CURSOR_TAG: &str = "expenses";
+
+fn gate(ctx: &TenantContext, min: Role) -> Result<(), AppError> {
+    ctx.require_feature(Feature::Expenses)?;
+    ctx.require(min)
+}
+
+fn check_fields(
+    c: &mut Checks,
+    amount: Option<i64>,
+    currency: Option<&str>,
+    description: Option<&str>,
+    incurred_on: Option<NaiveDate>,
+) {
+    if let Some(a) = amount {
+        c.range("amount_cents", a, 1, MAX_AMOUNT_CENTS);
+    }
+    if let Some(cur) = currency {
+        if cur.len() != 3 || !cur.bytes().all(|b| b.is_ascii_uppercase()) {
+            c.fail(
+                "currency",
+                "must be an ISO 4217 code of three upper-case letters",
+            );
+        }
+    }
+    if let Some(d) = description {
+        c.text("description", d, 1000);
+    }
+    if let Some(day) = incurred_on {
+        if day > chrono::Utc::now().date_naive() {
+            c.fail("incurred_on", "must not be in the future");
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateExpenseRequest {
+    pub category: Category,
+    /// 1..=100000000 minor units.
+    pub amount_cents: i64,
+    /// ISO 4217, default `USD`.
+    #[serde(default, deserialize_with = "non_null")]
+    pub currency: Option<String>,
+    /// 1..=1000 characters.
+    pub description: String,
+    /// `YYYY-MM-DD`, not in the future.
+    pub incurred_on: NaiveDate,
+}
+
+/// Creates a draft expense submitted by the caller (member or admin).
+#[utoipa::path(post, path = "/api/v1/expenses", tag = "expenses", request_body = CreateExpenseRequest, responses((status = 201, body = Expense)))]
+pub async fn create_expense(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppJson(body): AppJson<CreateExpenseRequest>,
+) -> Result<(StatusCode, HeaderMap, Json<Expense>), AppError> {
+    gate(&ctx, Role::Member)?;
+    let mut c = Checks::new();
+    check_fields(
+        &mut c,
+        Some(body.amount_cents),
+        body.currency.as_deref(),
+        Some(&body.description),
+        Some(body.incurred_on),
+    );
+    c.finish()?;
+    let new = NewExpenseInput {
+        category: body.category,
+        amount_cents: body.amount_cents,
+        currency: body.currency.unwrap_or_else(|| "USD".into()),
+        description: body.description,
+        incurred_on: body.incurred_on,
+    };
+    let expense = db::write_for(&app, &ctx, move |conn, ctx| {
+        expenses::create(conn, ctx, new)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        etag_header(expense.version),
+        Json(expense),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExpenseListQuery {
+    /// `draft`, `submitted`, `approved` or `rejected`.
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub submitter_id: Option<Uuid>,
+    /// `YYYY-MM`: the month of `incurred_on`.
+    #[param(value_type = Option<String>)]
+    pub period: Option<Period>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Lists expenses, newest first: all of them for admins and viewers, a member's own.
+#[utoipa::path(get, path = "/api/v1/expenses", tag = "expenses", params(ExpenseListQuery), responses((status = 200, body = Page<Expense>)))]
+pub async fn list_expenses(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppQuery(q): AppQuery<ExpenseListQuery>,
+    PageParams(page): PageParams,
+) -> Result<Json<Page<Expense>>, AppError> {
+    gate(&ctx, Role::Viewer)?;
+    let mut c = Checks::new();
+    let status = q.status.as_deref().and_then(|s| {
+        let v = ExpenseStatus::parse(s);
+        if v.is_none() {
+            c.fail("status", "must be draft, submitted, approved or rejected");
+        }
+        v
+    });
+    let category = q.category.as_deref().and_then(|s| {
+        let v = Category::parse(s);
+        if v.is_none() {
+            c.fail("category", "must be a known category");
+        }
+        v
+    });
+    c.finish()?;
+    let filter = ExpenseFilter {
+        status,
+        category,
+        submitter_id: q.submitter_id,
+        period: q.period.map(Period::first_day),
+    };
+    let after: Option<ExpenseKey> = page.after(&app.cursors, CURSOR_TAG)?;
+    let limit = page.fetch_limit();
+    let rows = db::read_for(&app, &ctx, move |conn, ctx| {
+        expenses::list(conn, ctx, &filter, after, limit)
+    })
+    .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        &page,
+        &app.cursors,
+        CURSOR_TAG,
+        |e| (e.created_at, e.id),
+    )))
+}
+
+/// One expense the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/expenses/{id}", tag = "expenses", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Expense, headers(("etag" = String, description = "\"<version>\""))))
+)]
+pub async fn get_expense(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<(HeaderMap, Json<Expense>), AppError> {
+    gate(&ctx, Role::Viewer)?;
+    let e = db::read_for(&app, &ctx, move |conn, ctx| expenses::find(conn, ctx, id)).await?;
+    Ok((etag_header(e.version), Json(e)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateExpenseRequest {
+    #[serde(default, deserialize_with = "non_null")]
+    pub version: Option<i32>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub category: Option<Category>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub amount_cents: Option<i64>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub currency: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub incurred_on: Option<NaiveDate>,
+}
+
+/// The answer of a workflow step: the row and its new `ETag`.
+type Versioned = (HeaderMap, Json<Expense>);
+
+fn versioned(e: Expense) -> Versioned {
+    (etag_header(e.version), Json(e))
+}
+
+/// Edits a draft or rejected expense (its submitter), under optimistic locking.
+#[utoipa::path(
+    patch, path = "/api/v1/expenses/{id}", tag = "expenses", request_body = UpdateExpenseRequest,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 200, body = Expense),
+        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed, invalid_transition (not draft or rejected)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_expense(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppPath(id): AppPath<Uuid>,
+    IfMatchHeader(if_match): IfMatchHeader,
+    AppJson(body): AppJson<UpdateExpenseRequest>,
+) -> Result<Versioned, AppError> {
+    gate(&ctx, Role::Member)?;
+    let mut c = Checks::new();
+    check_fields(
+        &mut c,
+        body.amount_cents,
+        body.currency.as_deref(),
+        body.description.as_deref(),
+        body.incurred_on,
+    );
+    let changes = ExpenseChanges {
+        category: body.category.map(|c| c.as_str().to_string()),
+        amount_cents: body.amount_cents,
+        currency: body.currency,
+        description: body.description,
+        incurred_on: body.incurred_on,
+    };
+    if changes.fields().is_empty() {
+        c.fail("body", "must change at least one field");
+    }
+    c.finish()?;
+    let expected = Expected::from_parts(body.version, if_match)?;
+    let e = db::write_for(&app, &ctx, move |conn, ctx| {
+        expenses::update(conn, ctx, id, changes, expected)
+    })
+    .await?;
+    Ok(versioned(e))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionBody {
+    /// The version acted on; or send `If-Match`.
+    #[serde(default, deserialize_with = "non_null")]
+    pub version: Option<i32>,
+}
+
+/// draft | rejected → submitted (the submitter).
+#[utoipa::path(
+    post, path = "/api/v1/expenses/{id}/submit", tag = "expenses", request_body = VersionBody,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 200, body = Expense),
+        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_transition", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn submit_expense(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppPath(id): AppPath<Uuid>,
+    IfMatchHeader(if_match): IfMatchHeader,
+    AppJson(body): AppJson<VersionBody>,
+) -> Result<Versioned, AppError> {
+    gate(&ctx, Role::Viewer)?;
+    let expected = Expected::from_parts(body.version, if_match)?;
+    Ok(versioned(
+        db::write_for(&app, &ctx, move |conn, ctx| {
+            expenses::submit(conn, ctx, id, expected)
+        })
+        .await?,
+    ))
+}
+
+/// submitted → approved (admin, not the submitter), debiting the budget of the
+/// expense's category and month in the same transaction.
+#[utoipa::path(
+    post, path = "/api/v1/expenses/{id}/approve", tag = "expenses", request_body = VersionBody,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 200, body = Expense),
+        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_transition, no_budget, budget_exceeded", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn approve_expense(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppPath(id): AppPath<Uuid>,
+    IfMatchHeader(if_match): IfMatchHeader,
+    AppJson(body): AppJson<VersionBody>,
+) -> Result<Versioned, AppError> {
+    gate(&ctx, Role::Admin)?;
+    let expected = Expected::from_parts(body.version, if_match)?;
+    let e = db::write_for_retrying(&app, &ctx, move |conn, ctx| {
+        expenses::approve(conn, ctx, id, expected)
+    })
+    .await?;
+    Ok(versioned(e))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    #[serde(default, deserialize_with = "non_null")]
+    pub version: Option<i32>,
+    /// 1..=1000 characters.
+    pub reason: String,
+}
+
+/// submitted → rejected with a reason (admin).
+#[utoipa::path(
+    post, path = "/api/v1/expenses/{id}/reject", tag = "expenses", request_body = RejectBody,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 200, body = Expense),
+        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed, invalid_transition", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reject_expense(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppPath(id): AppPath<Uuid>,
+    IfMatchHeader(if_match): IfMatchHeader,
+    AppJson(body): AppJson<RejectBody>,
+) -> Result<Versioned, AppError> {
+    gate(&ctx, Role::Admin)?;
+    let mut c = Checks::new();
+    c.text("reason", &body.reason, 1000);
+    c.finish()?;
+    let expected = Expected::from_parts(body.version, if_match)?;
+    let reason = body.reason;
+    Ok(versioned(
+        db::write_for(&app, &ctx, move |conn, ctx| {
+            expenses::reject(conn, ctx, id, expected, reason)
+        })
+        .await?,
+    ))
+}
+
+/// Deletes a draft (its submitter); an `If-Match`, when sent, must match.
+#[utoipa::path(
+    delete, path = "/api/v1/expenses/{id}", tag = "expenses",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_transition: only drafts can be deleted", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_expense(
+    State(app): State<AppState>,
+    ctx: TenantContext,
+    AppPath(id): AppPath<Uuid>,
+    IfMatchHeader(if_match): IfMatchHeader,
+) -> Result<StatusCode, AppError> {
+    gate(&ctx, Role::Member)?;
+    let expected = if_match
+        .map(|m| Expected::from_parts(None, Some(m)))
+        .transpose()?;
+    db::write_for(&app, &ctx, move |conn, ctx| {
+        expenses::delete(conn, ctx, id, expected)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
