@@ -8,11 +8,14 @@ pub mod audit_logs;
 pub mod auth;
 pub mod extract;
 pub mod health;
+pub mod items;
 pub mod middleware;
 pub mod openapi;
 pub mod patch;
+pub mod tenant_metrics;
 pub mod tenants;
 pub mod users;
+pub mod utils_db;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -32,6 +35,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(tenants::routes())
         .merge(users::routes())
         .merge(audit_logs::routes())
+        .merge(items::routes())
+        .merge(tenant_metrics::routes())
+        .merge(utils_db::routes())
 }
 
 /// The complete OpenAPI document.

@@ -1,5 +1,7 @@
 //! Rows as Diesel reads and writes them, and as the API returns them.
 
 pub mod audit_log;
+pub mod item;
 pub mod tenant;
+pub mod tenant_metrics;
 pub mod user;

@@ -7,7 +7,9 @@
 
 pub mod audit;
 pub mod audit_logs;
+pub mod items;
 pub mod logins;
 pub mod principals;
+pub mod tenant_metrics;
 pub mod tenants;
 pub mod users;

@@ -16,7 +16,7 @@ use crate::schema::{login_throttles, tenants};
 
 /// Every table holding tenant rows, parents before children (the order an export
 /// writes and an import reads). Constant names only: never built from input.
-pub const TENANT_TABLES: &[&str] = &["users", "audit_logs"];
+pub const TENANT_TABLES: &[&str] = &["users", "items", "audit_logs", "tenant_metrics"];
 
 /// Keyset position in the default order (`created_at DESC, id DESC`).
 pub type TenantKey = (DateTime<Utc>, Uuid);
