@@ -5,6 +5,7 @@ mod harness;
 mod auth;
 mod bad_input;
 mod isolation;
+mod items;
 mod migrations;
 mod tcp;
 mod tenants;
