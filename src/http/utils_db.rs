@@ -1,7 +1,7 @@
 //! `/utils/db/*` (platform admins only, API.md §10): database health, statistics,
 //! maintenance and one tenant's footprint. The work itself lives in `ops/`.
 
-use axum::Json;
+use axum::{Extension, Json};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{AppPath, OptionalJson};
 use crate::http::health::pool_snapshot;
+use crate::http::middleware::KeepBody;
 use crate::ops::stats::{self, IndexStats, TableStats, TenantPerformance};
 use crate::ops::{Step, maintenance};
 
@@ -77,7 +78,7 @@ pub struct DbHealth {
 pub async fn health(
     State(app): State<AppState>,
     _admin: PlatformAdmin,
-) -> (StatusCode, Json<DbHealth>) {
+) -> (StatusCode, Extension<KeepBody>, Json<DbHealth>) {
     let probe = db::run(&app, stats::probe).await;
     let (status, code, database) = match probe {
         Ok(p) => (
@@ -104,6 +105,8 @@ pub async fn health(
     };
     (
         code,
+        // The 503 keeps this shape instead of becoming a problem document.
+        Extension(KeepBody),
         Json(DbHealth {
             status,
             database,

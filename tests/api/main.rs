@@ -10,3 +10,4 @@ mod migrations;
 mod tcp;
 mod tenants;
 mod users;
+mod utils_db;
