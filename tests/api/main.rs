@@ -8,6 +8,7 @@ mod isolation;
 mod items;
 mod migrations;
 mod tcp;
+mod tenant_metrics;
 mod tenants;
 mod users;
 mod utils_db;
