@@ -7,6 +7,8 @@ mod bad_input;
 mod isolation;
 mod items;
 mod migrations;
+mod observability;
+mod rate_limit;
 mod tcp;
 mod tenant_metrics;
 mod tenants;
