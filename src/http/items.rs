@@ -85,6 +85,7 @@ pub async fn create_item(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ItemListQuery {
     /// Full-text search in web-search syntax (`"exact phrase"`, `-excluded`, `or`),
     /// English stemming, over title (ranked higher) and description. Results come best

@@ -26,6 +26,7 @@ const CURSOR_TAG: &str = "tenant_metrics";
 const DEFAULT_DAYS: i64 = 30;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     /// First day, inclusive (`YYYY-MM-DD`). Default: 29 days before `to`.
     #[param(value_type = Option<String>, format = Date)]

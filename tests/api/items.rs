@@ -410,3 +410,35 @@ async fn search_pages_walk_every_match_once_in_rank_order() {
     assert_eq!(first["data"].as_array().map(Vec::len), Some(10));
     assert!(first["next_cursor"].is_null());
 }
+
+#[tokio::test]
+async fn concurrent_changes_never_fail_and_one_delete_wins() {
+    let app = TestApp::new().await;
+    let t = app.tenant("items-race").await;
+    let owner = app.user(&t, "member").await;
+    let id = create(&app, &owner.token, "contended", None).await.id();
+    let path = format!("/api/v1/items/{id}");
+    let patches = futures_util::future::join_all((0..8).map(|i| {
+        let token = if i % 2 == 0 { &owner.token } else { &t.admin.token };
+        app.patch(&path, token, json!({"title": format!("t{i}")}))
+    }))
+    .await;
+    for r in &patches {
+        r.expect(200, None);
+    }
+    let last = app.get(&path, &owner.token).await;
+    assert!(last.body["title"].as_str().is_some_and(|s| s.starts_with('t')));
+    assert_eq!(app.audit_count(t.id, "item.updated"), 8, "one row per change");
+
+    let deletes = futures_util::future::join_all((0..6).map(|i| {
+        let token = if i % 2 == 0 { &owner.token } else { &t.admin.token };
+        app.delete(&path, token)
+    }))
+    .await;
+    let won = deletes.iter().filter(|r| r.status == 204).count();
+    assert_eq!(won, 1, "exactly one delete wins");
+    for r in deletes.iter().filter(|r| r.status != 204) {
+        r.expect(404, Some("not_found"));
+    }
+    assert_eq!(app.audit_count(t.id, "item.deleted"), 1);
+}
