@@ -1,6 +1,8 @@
 //! `/utils/db/*` (platform admins only, API.md §10): database health, statistics,
 //! maintenance and one tenant's footprint. The work itself lives in `ops/`.
 
+use std::time::Duration;
+
 use axum::{Extension, Json};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -142,8 +144,19 @@ pub async fn db_stats(
     }))
 }
 
+/// What a maintenance call may spend: the request's time less a second to answer in, so
+/// the steps end (or are skipped) before the request timeout could answer `503`.
+fn budget(app: &AppState) -> Option<Duration> {
+    Some(
+        app.config
+            .request_timeout
+            .saturating_sub(Duration::from_secs(1)),
+    )
+}
+
 /// The steps a maintenance call ran. A failed step has `ok: false` and its reason in
-/// `detail`; the others still run, and the answer is still `200`.
+/// `detail`; the others still run, and the answer is still `200`. Steps that would not
+/// fit in the request's time are not started (`detail` starts with `skipped:`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Steps {
     pub steps: Vec<Step>,
@@ -157,7 +170,8 @@ pub async fn optimize(
     State(app): State<AppState>,
     admin: PlatformAdmin,
 ) -> Result<Json<Steps>, AppError> {
-    let steps = db::run(&app, maintenance::optimize).await?;
+    let budget = budget(&app);
+    let steps = db::run(&app, move |conn| maintenance::optimize(conn, budget)).await?;
     tracing::info!(platform_admin = %admin.name, steps = ?steps, "database optimized");
     Ok(Json(Steps { steps }))
 }
@@ -192,8 +206,9 @@ pub async fn vacuum(
     }
     let analyze = body.analyze.unwrap_or(true);
     let table = body.table;
+    let budget = budget(&app);
     let steps = db::run(&app, move |conn| {
-        maintenance::vacuum(conn, table.as_deref(), analyze)
+        maintenance::vacuum(conn, table.as_deref(), analyze, budget)
     })
     .await?;
     tracing::info!(platform_admin = %admin.name, steps = ?steps, "vacuum ran");
@@ -224,8 +239,9 @@ pub async fn reindex(
         maintenance::allowed(t)?;
     }
     let table = body.table;
+    let budget = budget(&app);
     let steps = db::run(&app, move |conn| {
-        maintenance::reindex(conn, table.as_deref())
+        maintenance::reindex(conn, table.as_deref(), budget)
     })
     .await?;
     tracing::info!(platform_admin = %admin.name, steps = ?steps, "reindex ran");

@@ -12,7 +12,9 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
 
-use super::{Step, metrics, step};
+use std::time::Duration;
+
+use super::{Runner, Step, metrics};
 use crate::db::migrations;
 use crate::error::AppError;
 use crate::repos::logins;
@@ -85,97 +87,93 @@ fn ident(table: &'static str) -> String {
     format!("\"{table}\"")
 }
 
-/// A step for an allow-listed name that this schema does not have.
-fn skipped(verb: &str, table: &str) -> Step {
-    Step {
-        name: format!("{verb} {table}"),
-        ok: true,
-        duration_ms: 0.0,
-        detail: "skipped: the table does not exist in this schema".into(),
-    }
-}
+/// Why an allow-listed name was not run.
+const NOT_HERE: &str = "the table does not exist in this schema";
 
-/// `VACUUM [(ANALYZE)]` each target table, one step per table. For the partitioned
-/// `audit_logs`, PostgreSQL vacuums every partition.
+/// `VACUUM [(ANALYZE)]` each target table, one step per table, within `budget`. For
+/// the partitioned `audit_logs`, PostgreSQL vacuums every partition.
 pub fn vacuum(
     conn: &mut PgConnection,
     table: Option<&str>,
     analyze: bool,
+    budget: Option<Duration>,
 ) -> Result<Vec<Step>, AppError> {
     // Validate before anything else runs.
     if let Some(t) = table {
         allowed(t)?;
     }
     let tables = targets(conn, table)?;
+    let mut run = Runner::new(conn, budget)?;
     if let (Some(t), true) = (table, tables.is_empty()) {
-        return Ok(vec![skipped("vacuum", t)]);
+        run.skip(format!("vacuum {t}"), NOT_HERE);
     }
     let options = if analyze { " (ANALYZE)" } else { "" };
-    tables
-        .into_iter()
-        .map(|t| {
-            step(format!("vacuum {t}"), || {
-                diesel::sql_query(format!("VACUUM{options} {}", ident(t))).execute(conn)?;
-                Ok(if analyze {
-                    "vacuumed and analyzed".into()
-                } else {
-                    "vacuumed".into()
-                })
+    for t in tables {
+        run.step(format!("vacuum {t}"), |conn| {
+            diesel::sql_query(format!("VACUUM{options} {}", ident(t))).execute(conn)?;
+            Ok(if analyze {
+                "vacuumed and analyzed".into()
+            } else {
+                "vacuumed".into()
             })
-        })
-        .collect()
+        })?;
+    }
+    run.finish()
 }
 
-/// `REINDEX TABLE CONCURRENTLY` each target table, one step per table: indexes are
-/// rebuilt without blocking reads or writes. For the partitioned `audit_logs`,
-/// PostgreSQL (14+) rebuilds the indexes of each partition concurrently, one partition
-/// after another.
-pub fn reindex(conn: &mut PgConnection, table: Option<&str>) -> Result<Vec<Step>, AppError> {
+/// `REINDEX TABLE CONCURRENTLY` each target table, one step per table, within `budget`:
+/// indexes are rebuilt without blocking reads or writes. For the partitioned
+/// `audit_logs`, PostgreSQL (14+) rebuilds each partition's indexes concurrently, one
+/// partition after another.
+pub fn reindex(
+    conn: &mut PgConnection,
+    table: Option<&str>,
+    budget: Option<Duration>,
+) -> Result<Vec<Step>, AppError> {
     if let Some(t) = table {
         allowed(t)?;
     }
     let tables = targets(conn, table)?;
+    let mut run = Runner::new(conn, budget)?;
     if let (Some(t), true) = (table, tables.is_empty()) {
-        return Ok(vec![skipped("reindex", t)]);
+        run.skip(format!("reindex {t}"), NOT_HERE);
     }
-    tables
-        .into_iter()
-        .map(|t| {
-            step(format!("reindex {t}"), || {
-                diesel::sql_query(format!("REINDEX TABLE CONCURRENTLY {}", ident(t)))
-                    .execute(conn)?;
-                Ok("indexes rebuilt concurrently".into())
-            })
-        })
-        .collect()
+    for t in tables {
+        run.step(format!("reindex {t}"), |conn| {
+            diesel::sql_query(format!("REINDEX TABLE CONCURRENTLY {}", ident(t))).execute(conn)?;
+            Ok("indexes rebuilt concurrently".into())
+        })?;
+    }
+    run.finish()
 }
 
-/// `POST /utils/db/optimize`: the routine upkeep, each part its own step.
-pub fn optimize(conn: &mut PgConnection) -> Result<Vec<Step>, AppError> {
-    let mut steps = Vec::new();
-    steps.push(step("ensure_audit_partitions", || {
+/// `POST /utils/db/optimize`: the routine upkeep, each part its own step, within
+/// `budget`.
+pub fn optimize(conn: &mut PgConnection, budget: Option<Duration>) -> Result<Vec<Step>, AppError> {
+    let mut run = Runner::new(conn, budget)?;
+    run.step("ensure_audit_partitions", |conn| {
         let created = migrations::ensure_audit_partitions(conn).map_err(AppError::internal)?;
         Ok(if created.is_empty() {
             "all partitions present".into()
         } else {
             format!("created {}", created.join(", "))
         })
-    })?);
-    steps.push(step("delete_expired_login_throttles", || {
+    })?;
+    run.step("delete_expired_login_throttles", |conn| {
         let n = logins::delete_expired(conn)?;
         Ok(format!("{n} expired rows deleted"))
-    })?);
-    steps.push(step("analyze", || {
+    })?;
+    run.step("analyze", |conn| {
         let tables = existing(conn)?;
         let list = tables.iter().map(|t| ident(t)).collect::<Vec<_>>();
         diesel::sql_query(format!("ANALYZE {}", list.join(", "))).execute(conn)?;
         Ok(format!("analyzed {}", tables.join(", ")))
-    })?);
-    steps.push(step("refresh_tenant_metrics", || {
+    })?;
+    run.step("refresh_tenant_metrics", |conn| {
         let n = metrics::refresh(conn)?;
         Ok(format!("{n} tenants refreshed"))
-    })?);
-    Ok(steps)
+    })?;
+    run.finish()
 }
 
 #[cfg(test)]

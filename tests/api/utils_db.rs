@@ -397,3 +397,50 @@ async fn tenant_performance_counts_the_tenants_own_rows() {
         .await
         .expect(400, Some("invalid_id"));
 }
+
+#[test]
+fn maintenance_stays_inside_its_time_budget_and_restores_the_session() {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use tenantry::ops::Runner;
+
+    let db = crate::harness::TestDb::new();
+    let mut conn = db.conn();
+    conn.batch_execute("SET statement_timeout = '7s'").expect("set");
+    let started = std::time::Instant::now();
+    let mut run = Runner::new(&mut conn, Some(Duration::from_millis(300))).expect("runner");
+    run.step("sleepy", |conn| {
+        diesel::sql_query("SELECT pg_sleep(3)").execute(conn)?;
+        Ok("slept".into())
+    })
+    .expect("not a lost database");
+    run.step("quick", |conn| {
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok("done".into())
+    })
+    .expect("step");
+    let steps = run.finish().expect("finish");
+    assert!(started.elapsed() < Duration::from_secs(2), "the statement was cut off");
+    assert!(!steps[0].ok);
+    assert!(steps[0].detail.contains("statement timeout"), "{:?}", steps[0]);
+    assert!(steps[1].detail.starts_with("skipped"), "{:?}", steps[1]);
+
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let s: Setting = diesel::sql_query("SELECT current_setting('statement_timeout') AS value")
+        .get_result(&mut conn)
+        .expect("setting");
+    assert_eq!(s.value, "7s", "the pool's timeout is back");
+
+    // Without a budget nothing is skipped and the timeout is left alone.
+    let mut run = Runner::new(&mut conn, None).expect("runner");
+    run.step("quick", |conn| {
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok("done".into())
+    })
+    .expect("step");
+    assert!(run.finish().expect("finish")[0].ok);
+}
