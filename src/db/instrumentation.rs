@@ -107,12 +107,18 @@ mod tests {
         let threshold = Duration::from_millis(100);
         let out = logged(|| {
             assert!(report(Duration::from_millis(250), threshold, &query));
-            assert!(report(threshold, threshold, &query), "the threshold itself is slow");
+            assert!(
+                report(threshold, threshold, &query),
+                "the threshold itself is slow"
+            );
             assert!(!report(Duration::from_millis(99), threshold, &"SELECT 1"));
         });
         assert_eq!(out.matches("slow query").count(), 2, "{out}");
         assert!(out.contains("WARN"), "{out}");
-        assert!(out.contains("SELECT * FROM users WHERE email = $1"), "{out}");
+        assert!(
+            out.contains("SELECT * FROM users WHERE email = $1"),
+            "{out}"
+        );
         assert!(out.contains("duration_ms=250"), "{out}");
         assert!(!out.contains("secret@x.co"), "{out}");
         assert!(!out.contains("SELECT 1"), "{out}");

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use axum::{Extension, Json};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -70,9 +70,7 @@ fn storage_sql() -> String {
         .map(|t| format!("'{t}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    format!(
-        "round(coalesce(sum(p.bytes) FILTER (WHERE p.tbl IN ({names})), 0) / {MIB}, 3)::float8"
-    )
+    format!("round(coalesce(sum(p.bytes) FILTER (WHERE p.tbl IN ({names})), 0) / {MIB}, 3)::float8")
 }
 
 /// The upsert: today's (UTC) row for every tenant, tenants without rows included.

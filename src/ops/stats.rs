@@ -28,8 +28,8 @@ pub fn probe(conn: &mut PgConnection) -> Result<Probe, AppError> {
         v: String,
     }
     let started = Instant::now();
-    let row: Version = diesel::sql_query("SELECT current_setting('server_version') AS v")
-        .get_result(conn)?;
+    let row: Version =
+        diesel::sql_query("SELECT current_setting('server_version') AS v").get_result(conn)?;
     Ok(Probe {
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         server_version: row.v,
@@ -84,8 +84,8 @@ pub fn database(conn: &mut PgConnection) -> Result<DatabaseStats, AppError> {
         #[diesel(sql_type = BigInt)]
         bytes: i64,
     }
-    let size: Size =
-        diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes").get_result(conn)?;
+    let size: Size = diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
+        .get_result(conn)?;
     let tables = diesel::sql_query(
         "SELECT relname::text AS name, n_live_tup AS rows_estimate, \
                 pg_total_relation_size(relid) AS total_bytes, pg_indexes_size(relid) AS index_bytes, \

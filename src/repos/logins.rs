@@ -155,11 +155,11 @@ pub fn fail(
 pub fn delete_expired(conn: &mut PgConnection) -> Result<usize, AppError> {
     // The window is the same 5 minutes as in `reserve_attempt`.
     Ok(diesel::delete(
-        login_throttles::table.filter(
-            login_throttles::window_started_at.le(diesel::dsl::sql::<
-                diesel::sql_types::Timestamptz,
-            >("now() - interval '5 minutes'")),
-        ),
+        login_throttles::table.filter(login_throttles::window_started_at.le(diesel::dsl::sql::<
+            diesel::sql_types::Timestamptz,
+        >(
+            "now() - interval '5 minutes'",
+        ))),
     )
     .execute(conn)?)
 }

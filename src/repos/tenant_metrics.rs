@@ -36,5 +36,7 @@ pub fn list(
     if let Some(date) = after {
         q = q.filter(tenant_metrics::date.lt(date));
     }
-    Ok(q.order(tenant_metrics::date.desc()).limit(limit).load(conn)?)
+    Ok(q.order(tenant_metrics::date.desc())
+        .limit(limit)
+        .load(conn)?)
 }

@@ -253,7 +253,9 @@ async fn health_and_openapi_are_public() {
         assert!(op.is_object(), "{method} {path} missing");
         // Query parameters are documented as such, and optional.
         for param in op["parameters"].as_array().into_iter().flatten() {
-            if ["limit", "cursor", "q", "from", "to"].contains(&param["name"].as_str().unwrap_or("")) {
+            if ["limit", "cursor", "q", "from", "to"]
+                .contains(&param["name"].as_str().unwrap_or(""))
+            {
                 assert_eq!(param["in"], "query", "{method} {path}: {param}");
                 assert_ne!(param["required"], true, "{method} {path}: {param}");
             }

@@ -107,7 +107,10 @@ async fn members_create_owners_and_admins_change_viewers_read() {
     for (body, field) in [
         (json!({"title": "  "}), "title"),
         (json!({"title": "x".repeat(256)}), "title"),
-        (json!({"title": "ok", "description": "d".repeat(10_001)}), "description"),
+        (
+            json!({"title": "ok", "description": "d".repeat(10_001)}),
+            "description",
+        ),
         (json!({"description": "no title"}), "title"),
         (json!({"title": null}), "title"),
     ] {
@@ -118,7 +121,13 @@ async fn members_create_owners_and_admins_change_viewers_read() {
     app.patch(&path, &owner.token, json!({"title": null}))
         .await
         .expect(422, Some("validation_failed"));
-    create(&app, &owner.token, &"é".repeat(255), Some(&"d".repeat(10_000))).await;
+    create(
+        &app,
+        &owner.token,
+        &"é".repeat(255),
+        Some(&"d".repeat(10_000)),
+    )
+    .await;
 
     // An empty patch changes nothing and writes no audit row.
     let r = app.patch(&path, &owner.token, json!({})).await;
@@ -269,7 +278,11 @@ async fn the_items_feature_gates_every_route() {
         for (method, url, body) in [
             (Method::GET, "/api/v1/items".to_string(), None),
             (Method::GET, "/api/v1/items?q=before".to_string(), None),
-            (Method::POST, "/api/v1/items".to_string(), Some(json!({"title": "x"}))),
+            (
+                Method::POST,
+                "/api/v1/items".to_string(),
+                Some(json!({"title": "x"})),
+            ),
             (Method::GET, path.clone(), None),
             (Method::PATCH, path.clone(), Some(json!({"title": "x"}))),
             (Method::DELETE, path.clone(), None),
@@ -280,7 +293,8 @@ async fn the_items_feature_gates_every_route() {
         }
     }
     assert_eq!(
-        app.db.scalar("SELECT count(*) FROM items WHERE title = 'before'"),
+        app.db
+            .scalar("SELECT count(*) FROM items WHERE title = 'before'"),
         1
     );
     assert_eq!(app.audit_count(t.id, "item.deleted"), 0);
@@ -293,9 +307,21 @@ async fn search_stems_ranks_and_speaks_web_search_syntax() {
     let b = app.tenant("search-b").await;
     let tok = &a.admin.token;
     create(&app, tok, "Running shoes", Some("light and fast")).await;
-    create(&app, tok, "Garden hose", Some("for running water in summer")).await;
+    create(
+        &app,
+        tok,
+        "Garden hose",
+        Some("for running water in summer"),
+    )
+    .await;
     create(&app, tok, "Kitchen sink", Some("stainless steel")).await;
-    create(&app, tok, "Quick brown fox", Some("jumps over the lazy dog")).await;
+    create(
+        &app,
+        tok,
+        "Quick brown fox",
+        Some("jumps over the lazy dog"),
+    )
+    .await;
     create(&app, tok, "Brown bread", Some("quick to bake, fox-free")).await;
     create(&app, &b.admin.token, "Zanzibarian spices", None).await;
 
@@ -307,7 +333,10 @@ async fn search_stems_ranks_and_speaks_web_search_syntax() {
     );
     assert_eq!(search(&app, tok, "RUNS").await.len(), 2);
     // A quoted phrase needs the words adjacent and in order.
-    assert_eq!(search(&app, tok, "\"quick brown\"").await, ["Quick brown fox"]);
+    assert_eq!(
+        search(&app, tok, "\"quick brown\"").await,
+        ["Quick brown fox"]
+    );
     let either: Vec<String> = search(&app, tok, "quick brown").await;
     assert_eq!(either.len(), 2);
     // -word excludes.
@@ -318,7 +347,17 @@ async fn search_stems_ranks_and_speaks_web_search_syntax() {
         "equal ranks: newest first"
     );
     // No searchable words: an empty list, never an error.
-    for q in ["the", "the and of", "", "   ", "-", "\"\"", "or", "!&|():*", "'"] {
+    for q in [
+        "the",
+        "the and of",
+        "",
+        "   ",
+        "-",
+        "\"\"",
+        "or",
+        "!&|():*",
+        "'",
+    ] {
         assert!(search(&app, tok, q).await.is_empty(), "{q:?}");
     }
     assert!(search(&app, tok, "nothingmatchesthis").await.is_empty());
@@ -391,7 +430,10 @@ async fn search_pages_walk_every_match_once_in_rank_order() {
         // A cursor belongs to its query.
         let other = app
             .get(
-                &format!("/api/v1/items?q=other&cursor={}", cursor.as_deref().unwrap_or("")),
+                &format!(
+                    "/api/v1/items?q=other&cursor={}",
+                    cursor.as_deref().unwrap_or("")
+                ),
                 tok,
             )
             .await;
@@ -419,7 +461,11 @@ async fn concurrent_changes_never_fail_and_one_delete_wins() {
     let id = create(&app, &owner.token, "contended", None).await.id();
     let path = format!("/api/v1/items/{id}");
     let patches = futures_util::future::join_all((0..8).map(|i| {
-        let token = if i % 2 == 0 { &owner.token } else { &t.admin.token };
+        let token = if i % 2 == 0 {
+            &owner.token
+        } else {
+            &t.admin.token
+        };
         app.patch(&path, token, json!({"title": format!("t{i}")}))
     }))
     .await;
@@ -427,11 +473,23 @@ async fn concurrent_changes_never_fail_and_one_delete_wins() {
         r.expect(200, None);
     }
     let last = app.get(&path, &owner.token).await;
-    assert!(last.body["title"].as_str().is_some_and(|s| s.starts_with('t')));
-    assert_eq!(app.audit_count(t.id, "item.updated"), 8, "one row per change");
+    assert!(
+        last.body["title"]
+            .as_str()
+            .is_some_and(|s| s.starts_with('t'))
+    );
+    assert_eq!(
+        app.audit_count(t.id, "item.updated"),
+        8,
+        "one row per change"
+    );
 
     let deletes = futures_util::future::join_all((0..6).map(|i| {
-        let token = if i % 2 == 0 { &owner.token } else { &t.admin.token };
+        let token = if i % 2 == 0 {
+            &owner.token
+        } else {
+            &t.admin.token
+        };
         app.delete(&path, token)
     }))
     .await;

@@ -34,7 +34,9 @@ fn parse(text: &str) -> HashMap<String, f64> {
             continue;
         }
         let (key, value) = line.rsplit_once(' ').expect("name and value");
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("float value: {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("float value: {line}"));
         let name_end = key.find('{').unwrap_or(key.len());
         let name = &key[..name_end];
         assert!(
@@ -51,9 +53,17 @@ fn parse(text: &str) -> HashMap<String, f64> {
                 .and_then(|l| l.strip_suffix('}'))
                 .unwrap_or_else(|| panic!("label braces: {line}"));
             for pair in split_labels(labels) {
-                let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("label: {line}"));
-                assert!(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{line}");
-                assert!(v.len() >= 2 && v.starts_with('"') && v.ends_with('"'), "{line}");
+                let (k, v) = pair
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("label: {line}"));
+                assert!(
+                    k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{line}"
+                );
+                assert!(
+                    v.len() >= 2 && v.starts_with('"') && v.ends_with('"'),
+                    "{line}"
+                );
             }
         }
         // Every sample belongs to a family announced by # TYPE.
@@ -128,16 +138,20 @@ async fn metrics_parse_as_prometheus_text_and_count_the_requests_made() {
         assert_eq!(r.status, 200);
     }
     for _ in 0..2 {
-        app.get(&format!("/api/v1/items/{}", uuid::Uuid::now_v7()), &t.admin.token)
-            .await
-            .expect(404, Some("not_found"));
+        app.get(
+            &format!("/api/v1/items/{}", uuid::Uuid::now_v7()),
+            &t.admin.token,
+        )
+        .await
+        .expect(404, Some("not_found"));
     }
     let after = scrape(&app).await;
     let count = |m: &HashMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
     assert_eq!(count(&after, head) - count(&before, head), 3.0);
     assert!(count(&after, not_found) - count(&before, not_found) >= 2.0);
     let live_count = r#"tenantry_http_request_duration_seconds_count{route="/health/live"}"#;
-    let live_inf = r#"tenantry_http_request_duration_seconds_bucket{route="/health/live",le="+Inf"}"#;
+    let live_inf =
+        r#"tenantry_http_request_duration_seconds_bucket{route="/health/live",le="+Inf"}"#;
     assert!(count(&after, live_count) - count(&before, live_count) >= 3.0);
     assert_eq!(count(&after, live_count), count(&after, live_inf));
     assert!(count(&after, "tenantry_db_query_duration_seconds_count") > 0.0);
@@ -187,11 +201,16 @@ fn slow_queries_on_a_real_connection_are_logged_without_binds() {
             .get_result(&mut conn)
             .expect("slow query");
         assert_eq!(row.secret, "hunter2-password");
-        diesel::sql_query("SELECT 42").execute(&mut conn).expect("fast query");
+        diesel::sql_query("SELECT 42")
+            .execute(&mut conn)
+            .expect("fast query");
     });
     let out = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");
     assert_eq!(out.matches("slow query").count(), 1, "{out}");
     assert!(out.contains("pg_sleep(0.2)"), "{out}");
-    assert!(!out.contains("hunter2"), "bind values are not logged: {out}");
+    assert!(
+        !out.contains("hunter2"),
+        "bind values are not logged: {out}"
+    );
     assert!(!out.contains("SELECT 42"), "{out}");
 }

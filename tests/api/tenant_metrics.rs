@@ -23,9 +23,13 @@ async fn refresh_counts_each_tenant_and_upserts_one_row_per_day() {
     let recent = app.user(&a, "member").await;
     let stale = app.user(&a, "viewer").await;
     for i in 0..4 {
-        app.post("/api/v1/items", &a.admin.token, json!({"title": format!("i{i}"), "description": "x".repeat(1500)}))
-            .await
-            .expect(201, None);
+        app.post(
+            "/api/v1/items",
+            &a.admin.token,
+            json!({"title": format!("i{i}"), "description": "x".repeat(1500)}),
+        )
+        .await
+        .expect(201, None);
     }
     app.post("/api/v1/items", &b.admin.token, json!({"title": "b"}))
         .await
@@ -44,8 +48,9 @@ async fn refresh_counts_each_tenant_and_upserts_one_row_per_day() {
     assert_eq!(refreshed, 2, "one row per tenant");
     assert_eq!(app.db.scalar("SELECT count(*) FROM tenant_metrics"), 2);
     assert_eq!(
-        app.db
-            .scalar(&format!("SELECT count(DISTINCT tenant_id) FROM tenant_metrics WHERE date = {TODAY}")),
+        app.db.scalar(&format!(
+            "SELECT count(DISTINCT tenant_id) FROM tenant_metrics WHERE date = {TODAY}"
+        )),
         2
     );
 
@@ -54,7 +59,11 @@ async fn refresh_counts_each_tenant_and_upserts_one_row_per_day() {
         a.id
     ));
     assert_eq!(measure(&app, a.id, "user_count"), 3);
-    assert_eq!(measure(&app, a.id, "active_users"), 1, "logged in within 30 days");
+    assert_eq!(
+        measure(&app, a.id, "active_users"),
+        1,
+        "logged in within 30 days"
+    );
     assert_eq!(measure(&app, a.id, "item_count"), 4);
     assert_eq!(measure(&app, a.id, "audit_log_count"), audit_a);
     assert_eq!(measure(&app, b.id, "user_count"), 1);
@@ -101,7 +110,11 @@ async fn the_cli_refreshes_metrics() {
     .await
     .expect("join")
     .expect("run tenantry");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 tenants"));
     assert_eq!(measure(&app, t.id, "user_count"), 1);
 }
@@ -156,7 +169,10 @@ async fn tenant_admins_read_their_days_in_a_date_range() {
 
     // Both bounds inclusive.
     let r = app
-        .get(&format!("/api/v1/tenant/metrics?from={}&to={}", day(30), day(5)), tok)
+        .get(
+            &format!("/api/v1/tenant/metrics?from={}&to={}", day(30), day(5)),
+            tok,
+        )
         .await;
     assert_eq!(users_of(&r), [9, 8, 7]);
     let r = app
@@ -168,19 +184,28 @@ async fn tenant_admins_read_their_days_in_a_date_range() {
         .await;
     assert_eq!(users_of(&r), [7, 6], "30 days ending at `to`");
     let r = app
-        .get(&format!("/api/v1/tenant/metrics?from={}&to={}", day(40), day(40)), tok)
+        .get(
+            &format!("/api/v1/tenant/metrics?from={}&to={}", day(40), day(40)),
+            tok,
+        )
         .await;
     assert_eq!(users_of(&r), [6]);
 
     // Pages.
     let r = app
-        .get(&format!("/api/v1/tenant/metrics?from={}&limit=2", day(100)), tok)
+        .get(
+            &format!("/api/v1/tenant/metrics?from={}&limit=2", day(100)),
+            tok,
+        )
         .await;
     assert_eq!(users_of(&r), [10, 9]);
     let cursor = r.body["next_cursor"].as_str().expect("more").to_string();
     let r = app
         .get(
-            &format!("/api/v1/tenant/metrics?from={}&limit=2&cursor={cursor}", day(100)),
+            &format!(
+                "/api/v1/tenant/metrics?from={}&limit=2&cursor={cursor}",
+                day(100)
+            ),
             tok,
         )
         .await;
@@ -188,7 +213,10 @@ async fn tenant_admins_read_their_days_in_a_date_range() {
     let cursor = r.body["next_cursor"].as_str().expect("more").to_string();
     let r = app
         .get(
-            &format!("/api/v1/tenant/metrics?from={}&limit=2&cursor={cursor}", day(100)),
+            &format!(
+                "/api/v1/tenant/metrics?from={}&limit=2&cursor={cursor}",
+                day(100)
+            ),
             tok,
         )
         .await;
@@ -200,13 +228,21 @@ async fn tenant_admins_read_their_days_in_a_date_range() {
     assert_eq!(users_of(&r), [99]);
 
     // Errors.
-    for bad in ["from=yesterday", "to=2026-13-01", "from=2026-02-30", "to=24.11.2026"] {
+    for bad in [
+        "from=yesterday",
+        "to=2026-13-01",
+        "from=2026-02-30",
+        "to=24.11.2026",
+    ] {
         app.get(&format!("/api/v1/tenant/metrics?{bad}"), tok)
             .await
             .expect(400, Some("invalid_query"));
     }
     let r = app
-        .get(&format!("/api/v1/tenant/metrics?from={}&to={}", day(1), day(2)), tok)
+        .get(
+            &format!("/api/v1/tenant/metrics?from={}&to={}", day(1), day(2)),
+            tok,
+        )
         .await;
     r.expect(422, Some("validation_failed"));
     assert_eq!(r.body["errors"][0]["field"], "from");

@@ -45,7 +45,8 @@ fn vacuums_of(app: &TestApp, table: &str) -> i64 {
 }
 
 fn index_oid(app: &TestApp, index: &str) -> i64 {
-    app.db.scalar(&format!("SELECT '{index}'::regclass::oid::bigint"))
+    app.db
+        .scalar(&format!("SELECT '{index}'::regclass::oid::bigint"))
 }
 
 fn steps(r: &Resp) -> Vec<Value> {
@@ -85,7 +86,11 @@ async fn health_and_stats_describe_the_database_and_pool() {
     h.expect(200, None);
     assert_eq!(h.body["status"], "ok");
     assert_eq!(h.body["database"]["connected"], true);
-    assert!(h.body["database"]["latency_ms"].as_f64().is_some_and(|l| l >= 0.0));
+    assert!(
+        h.body["database"]["latency_ms"]
+            .as_f64()
+            .is_some_and(|l| l >= 0.0)
+    );
     assert!(
         h.body["database"]["server_version"]
             .as_str()
@@ -94,7 +99,11 @@ async fn health_and_stats_describe_the_database_and_pool() {
         h.text
     );
     assert_eq!(h.body["pool"]["max_size"], 8);
-    assert!(h.body["pool"]["connections"].as_u64().is_some_and(|c| c >= 1));
+    assert!(
+        h.body["pool"]["connections"]
+            .as_u64()
+            .is_some_and(|c| c >= 1)
+    );
     assert!(h.body["pool"]["idle"].is_u64());
 
     let s = app.get("/utils/db/stats", &platform).await;
@@ -105,7 +114,13 @@ async fn health_and_stats_describe_the_database_and_pool() {
         .iter()
         .find(|t| t["name"] == "users")
         .expect("users listed");
-    for field in ["rows_estimate", "total_bytes", "index_bytes", "seq_scans", "index_scans"] {
+    for field in [
+        "rows_estimate",
+        "total_bytes",
+        "index_bytes",
+        "seq_scans",
+        "index_scans",
+    ] {
         assert!(users[field].is_i64(), "{field}: {users}");
     }
     assert!(users["total_bytes"].as_i64() > Some(0));
@@ -198,11 +213,19 @@ async fn names_outside_the_allow_list_are_refused_and_run_nothing() {
     }
     assert_eq!(vacuums_of(&app, "users"), 0, "no VACUUM ran");
     assert_eq!(index_oid(&app, "users_pkey"), pkey_before, "no REINDEX ran");
-    assert_eq!(app.db.scalar("SELECT count(*) FROM pg_class WHERE relname = 'users'"), 1);
+    assert_eq!(
+        app.db
+            .scalar("SELECT count(*) FROM pg_class WHERE relname = 'users'"),
+        1
+    );
 
     // The same routes do run for an allow-listed name.
     let r = app
-        .post("/utils/db/vacuum", &platform, json!({"table": "users", "analyze": false}))
+        .post(
+            "/utils/db/vacuum",
+            &platform,
+            json!({"table": "users", "analyze": false}),
+        )
         .await;
     r.expect(200, None);
     assert_eq!(steps(&r).len(), 1);
@@ -314,11 +337,13 @@ async fn optimize_recreates_missing_partitions_and_clears_expired_throttles() {
     );
     assert_eq!(app.db.scalar(&exists), 1, "next month's partition is back");
     assert_eq!(
-        app.db.scalar("SELECT count(*) FROM login_throttles WHERE tenant_code = 'old'"),
+        app.db
+            .scalar("SELECT count(*) FROM login_throttles WHERE tenant_code = 'old'"),
         0
     );
     assert_eq!(
-        app.db.scalar("SELECT count(*) FROM login_throttles WHERE tenant_code = 'new'"),
+        app.db
+            .scalar("SELECT count(*) FROM login_throttles WHERE tenant_code = 'new'"),
         1,
         "a live window is kept"
     );
@@ -338,9 +363,13 @@ async fn tenant_performance_counts_the_tenants_own_rows() {
         app.user(&a, "member").await;
     }
     for i in 0..3 {
-        app.post("/api/v1/items", &a.admin.token, json!({"title": format!("a{i}")}))
-            .await
-            .expect(201, None);
+        app.post(
+            "/api/v1/items",
+            &a.admin.token,
+            json!({"title": format!("a{i}")}),
+        )
+        .await
+        .expect(201, None);
     }
     app.post("/api/v1/items", &b.admin.token, json!({"title": "b"}))
         .await
@@ -361,11 +390,24 @@ async fn tenant_performance_counts_the_tenants_own_rows() {
         json!({"users": 3, "projects": 0, "tasks": 0, "items": 3, "expenses": 0, "audit_logs": audit_rows})
     );
     assert_eq!(r.body["audit_logs_24h"], audit_rows);
-    assert!(r.body["storage_mb"].as_f64().is_some_and(|mb| mb > 0.0 && mb < 1.0));
+    assert!(
+        r.body["storage_mb"]
+            .as_f64()
+            .is_some_and(|mb| mb > 0.0 && mb < 1.0)
+    );
     let largest = r.body["largest_tables"].as_array().expect("largest_tables");
-    let bytes: Vec<i64> = largest.iter().map(|t| t["bytes"].as_i64().unwrap_or(-1)).collect();
-    assert!(bytes.windows(2).all(|w| w[0] >= w[1]), "largest first: {bytes:?}");
-    let items = largest.iter().find(|t| t["table"] == "items").expect("items");
+    let bytes: Vec<i64> = largest
+        .iter()
+        .map(|t| t["bytes"].as_i64().unwrap_or(-1))
+        .collect();
+    assert!(
+        bytes.windows(2).all(|w| w[0] >= w[1]),
+        "largest first: {bytes:?}"
+    );
+    let items = largest
+        .iter()
+        .find(|t| t["table"] == "items")
+        .expect("items");
     assert_eq!(items["rows"], 3);
     assert!(items["bytes"].as_i64() > Some(0));
 
@@ -406,7 +448,8 @@ fn maintenance_stays_inside_its_time_budget_and_restores_the_session() {
 
     let db = crate::harness::TestDb::new();
     let mut conn = db.conn();
-    conn.batch_execute("SET statement_timeout = '7s'").expect("set");
+    conn.batch_execute("SET statement_timeout = '7s'")
+        .expect("set");
     let started = std::time::Instant::now();
     let mut run = Runner::new(&mut conn, Some(Duration::from_millis(300))).expect("runner");
     run.step("sleepy", |conn| {
@@ -420,9 +463,16 @@ fn maintenance_stays_inside_its_time_budget_and_restores_the_session() {
     })
     .expect("step");
     let steps = run.finish().expect("finish");
-    assert!(started.elapsed() < Duration::from_secs(2), "the statement was cut off");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the statement was cut off"
+    );
     assert!(!steps[0].ok);
-    assert!(steps[0].detail.contains("statement timeout"), "{:?}", steps[0]);
+    assert!(
+        steps[0].detail.contains("statement timeout"),
+        "{:?}",
+        steps[0]
+    );
     assert!(steps[1].detail.starts_with("skipped"), "{:?}", steps[1]);
 
     #[derive(QueryableByName)]
