@@ -1,4 +1,4 @@
-//! The `tenantry` command line: `serve` (the default), `migrate`, `token`.
+//! The `tenantry` command line: `serve` (the default), `migrate`, `token`, `metrics`.
 
 use std::process::ExitCode;
 
@@ -39,6 +39,17 @@ enum Command {
         #[arg(long, default_value = "operator")]
         name: String,
     },
+    /// Tenant metrics.
+    Metrics {
+        #[command(subcommand)]
+        action: MetricsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MetricsAction {
+    /// Upsert today's metrics row of every tenant (also done by POST /utils/db/optimize).
+    Refresh,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -101,6 +112,15 @@ fn run(command: Command, config: Config) -> Result<(), BoxError> {
             let secret = server::jwt_secret(&config)?;
             let keys = tenantry::auth::jwt::JwtKeys::new(secret.as_bytes());
             println!("{}", keys.issue_platform_admin(&name, ttl)?);
+            Ok(())
+        }
+        Command::Metrics {
+            action: MetricsAction::Refresh,
+        } => {
+            let database = server::open_database(&config)?;
+            let mut conn = pool::connect(&database.url)?;
+            let tenants = tenantry::ops::metrics::refresh(&mut conn)?;
+            println!("refreshed today's metrics of {tenants} tenants");
             Ok(())
         }
     }

@@ -1,5 +1,11 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
+}
+
 diesel::table! {
     audit_logs (tenant_id, id, timestamp) {
         tenant_id -> Uuid,
@@ -52,6 +58,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
+    items (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        title -> Text,
+        description -> Nullable<Text>,
+        owner_id -> Uuid,
+        search -> Tsvector,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_throttles (tenant_code, email) {
         tenant_code -> Text,
         email -> Text,
@@ -92,6 +114,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    tenant_metrics (tenant_id, date) {
+        tenant_id -> Uuid,
+        date -> Date,
+        user_count -> Int8,
+        active_users -> Int8,
+        project_count -> Int8,
+        task_count -> Int8,
+        item_count -> Int8,
+        expense_count -> Int8,
+        audit_log_count -> Int8,
+        storage_used_mb -> Float8,
+        refreshed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     tenants (id) {
         id -> Uuid,
         name -> Text,
@@ -125,13 +163,19 @@ diesel::joinable!(budgets -> tenants (tenant_id));
 diesel::joinable!(expenses -> tenants (tenant_id));
 diesel::joinable!(projects -> tenants (tenant_id));
 diesel::joinable!(tasks -> tenants (tenant_id));
+diesel::joinable!(items -> tenants (tenant_id));
+diesel::joinable!(tenant_metrics -> tenants (tenant_id));
 diesel::joinable!(users -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
+    budgets,
+    expenses,
+    items,
     login_throttles,
     projects,
     tasks,
+    tenant_metrics,
     tenants,
     users,
 );

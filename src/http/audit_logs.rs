@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 const CURSOR_TAG: &str = "audit_logs";
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditListQuery {
     pub action: Option<String>,
     /// `info`, `warning`, `error` or `critical`.

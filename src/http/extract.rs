@@ -4,6 +4,7 @@
 //! * [`AppJson`]: `415` without `Content-Type: application/json`, `413` over 1 MiB,
 //!   `400 malformed_json` for bad syntax, `422 validation_failed` naming the field for
 //!   wrong types, nulls, unknown fields, unknown enum values and U+0000 in strings.
+//! * [`OptionalJson`]: as `AppJson`, but no body at all means "all defaults".
 //! * [`AppPath`]: `400 invalid_id` for a path id that is not a UUID.
 //! * [`AppQuery`]: `400 invalid_query` for a parameter that cannot be parsed.
 //! * [`PageParams`]: `limit` (1..=100, else `422`) and `cursor`.
@@ -46,6 +47,41 @@ where
             }
         })?;
         parse_json(&bytes).map(AppJson)
+    }
+}
+
+/// A JSON body that may be left out entirely: no body and no `Content-Type` is
+/// `T::default()`; anything else is parsed exactly as [`AppJson`] does (so a body sent
+/// without `Content-Type: application/json` is still `415`). For actions whose fields
+/// are all optional, such as `POST /utils/db/vacuum`.
+#[derive(Debug, Clone)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        if req.headers().contains_key(CONTENT_TYPE) {
+            return AppJson::from_request(req, state)
+                .await
+                .map(|AppJson(v)| OptionalJson(v));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::MalformedJson(rejection.body_text())
+            }
+        })?;
+        if bytes.is_empty() {
+            Ok(OptionalJson(T::default()))
+        } else {
+            Err(AppError::UnsupportedMediaType)
+        }
     }
 }
 

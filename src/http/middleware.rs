@@ -7,7 +7,8 @@
 //! 2. [`security_headers`]: the four headers every response carries.
 //! 3. [`finalize_problem`]: every 4xx/5xx becomes `application/problem+json` with the
 //!    request id, including the framework's own rejections (unknown route, wrong method,
-//!    body limit); server-side causes are logged here, once.
+//!    body limit); server-side causes are logged here, once. A response marked
+//!    [`KeepBody`] keeps its own body.
 //! 4. [`request_timeout`]: a request still running after the budget answers 503.
 
 use std::time::Instant;
@@ -77,12 +78,20 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     response
 }
 
+/// Marks an error response whose body is deliberately not a problem document, so
+/// [`finalize_problem`] leaves it alone: `GET /utils/db/health` answers `503` in its own
+/// shape (API.md §10).
+#[derive(Debug, Clone, Copy)]
+pub struct KeepBody;
+
 /// Renders every error response as problem+json with the request id.
 pub async fn finalize_problem(req: Request, next: Next) -> Response {
     let request_id = req.extensions().get::<RequestId>().cloned();
     let mut response = next.run(req).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<KeepBody>().is_some()
+    {
         return response;
     }
     let ProblemExtension { mut problem, cause } =

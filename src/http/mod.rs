@@ -10,6 +10,7 @@ pub mod budgets;
 pub mod expenses;
 pub mod extract;
 pub mod health;
+pub mod items;
 pub mod middleware;
 pub mod openapi;
 pub mod patch;
@@ -17,8 +18,10 @@ pub mod preconditions;
 pub mod projects;
 pub mod reports;
 pub mod tasks;
+pub mod tenant_metrics;
 pub mod tenants;
 pub mod users;
+pub mod utils_db;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -43,6 +46,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(budgets::routes())
         .merge(expenses::routes())
         .merge(reports::routes())
+        .merge(items::routes())
+        .merge(tenant_metrics::routes())
+        .merge(utils_db::routes())
 }
 
 /// The complete OpenAPI document.

@@ -25,7 +25,14 @@ use crate::error::{FieldError, Problem};
             `database_unavailable`; an unknown enum value in a query filter is 422 \
             `validation_failed` (a value that cannot be parsed at all, such as limit=abc, is 400 \
             `invalid_query`); PATCH /api/v1/tenants/{id} merges `features_enabled` into the current \
-            flags; an archived tenant is refused like a suspended one (403 tenant_suspended)."
+            flags; an archived tenant is refused like a suspended one (403 tenant_suspended). \
+            Items: only an item's owner or a tenant admin may PATCH or DELETE it (another member \
+            or a viewer gets 403 forbidden); `?q=` present but without searchable words (empty \
+            included) answers an empty list, and a search cursor is valid only for the `q` it \
+            came from. GET /api/v1/tenant/metrics answers a page (`data`, `next_cursor`, `limit`) \
+            of days, newest first. POST /utils/db/vacuum and /utils/db/reindex accept a missing \
+            body as `{}`. The 503 of GET /utils/db/health keeps the health shape (status \
+            `error`) rather than problem+json."
     ),
     components(schemas(Problem, FieldError))
 )]

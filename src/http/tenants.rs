@@ -169,6 +169,7 @@ pub async fn create_tenant(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantListQuery {
     /// `active`, `suspended` or `archived`.
     pub status: Option<String>,

@@ -86,6 +86,7 @@ pub async fn create_user(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// `admin`, `member` or `viewer`.
     pub role: Option<String>,

@@ -3,8 +3,10 @@
 pub mod audit_log;
 pub mod budget;
 pub mod expense;
+pub mod item;
 pub mod period;
 pub mod project;
 pub mod task;
 pub mod tenant;
+pub mod tenant_metrics;
 pub mod user;

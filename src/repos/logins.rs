@@ -148,3 +148,18 @@ pub fn fail(
         },
     )
 }
+
+/// Deletes throttle rows whose window has passed (`/utils/db/optimize`). Such a row
+/// already counts as a fresh window in [`reserve_attempt`], so removing it changes no
+/// answer; it only stops the table from growing with every email ever mistyped.
+pub fn delete_expired(conn: &mut PgConnection) -> Result<usize, AppError> {
+    // The window is the same 5 minutes as in `reserve_attempt`.
+    Ok(diesel::delete(
+        login_throttles::table.filter(login_throttles::window_started_at.le(diesel::dsl::sql::<
+            diesel::sql_types::Timestamptz,
+        >(
+            "now() - interval '5 minutes'",
+        ))),
+    )
+    .execute(conn)?)
+}

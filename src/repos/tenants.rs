@@ -22,7 +22,9 @@ pub const TENANT_TABLES: &[&str] = &[
     "tasks",
     "budgets",
     "expenses",
+    "items",
     "audit_logs",
+    "tenant_metrics",
 ];
 
 /// Keyset position in the default order (`created_at DESC, id DESC`).

@@ -233,19 +233,42 @@ async fn health_and_openapi_are_public() {
         ("/api/v1/users/{id}", "get"),
         ("/api/v1/users/{id}", "patch"),
         ("/api/v1/audit-logs", "get"),
+        ("/api/v1/items", "post"),
+        ("/api/v1/items", "get"),
+        ("/api/v1/items/{id}", "get"),
+        ("/api/v1/items/{id}", "patch"),
+        ("/api/v1/items/{id}", "delete"),
+        ("/api/v1/tenant/metrics", "get"),
+        ("/utils/db/health", "get"),
+        ("/utils/db/stats", "get"),
+        ("/utils/db/optimize", "post"),
+        ("/utils/db/vacuum", "post"),
+        ("/utils/db/reindex", "post"),
+        ("/utils/db/tenant/{id}/performance", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
         ("/metrics", "get"),
     ] {
         let op = &paths.get(path).unwrap_or_else(|| panic!("{path} missing"))[method];
         assert!(op.is_object(), "{method} {path} missing");
+        // Query parameters are documented as such, and optional.
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            if ["limit", "cursor", "q", "from", "to"]
+                .contains(&param["name"].as_str().unwrap_or(""))
+            {
+                assert_eq!(param["in"], "query", "{method} {path}: {param}");
+                assert_ne!(param["required"], true, "{method} {path}: {param}");
+            }
+        }
         if path.contains("{id}") {
             assert!(
                 op["responses"]["400"].is_object() && op["responses"]["404"].is_object(),
                 "{method} {path}"
             );
         }
-        if path.starts_with("/api/v1/") && path != "/api/v1/auth/login" {
+        if (path.starts_with("/api/v1/") && path != "/api/v1/auth/login")
+            || path.starts_with("/utils/db/")
+        {
             assert!(
                 op["responses"]["401"].is_object() && op["responses"]["403"].is_object(),
                 "{method} {path}"
