@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod models;
+pub mod ops;
 pub mod repos;
 pub mod request_id;
 pub mod schema;

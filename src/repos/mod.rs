@@ -9,5 +9,7 @@ pub mod audit;
 pub mod audit_logs;
 pub mod logins;
 pub mod principals;
+pub mod seed;
+pub mod tenant_data;
 pub mod tenants;
 pub mod users;
