@@ -6,6 +6,8 @@ mod auth;
 mod bad_input;
 mod isolation;
 mod migrations;
+mod ops;
+mod ops_support;
 mod tcp;
 mod tenants;
 mod users;
