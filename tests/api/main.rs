@@ -3,6 +3,7 @@
 mod harness;
 
 mod auth;
+mod backup;
 mod bad_input;
 mod isolation;
 mod migrations;
