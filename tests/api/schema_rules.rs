@@ -169,3 +169,60 @@ fn the_rule_checks_catch_violations() {
         assert!(found.contains(needle), "missing {needle:?} in:\n{found}");
     }
 }
+
+/// `scripts/citus/distribute.sql` distributes every tenant table by `tenant_id`,
+/// colocated with `users`, each after the tables it references (foreign keys read from
+/// the catalog), after making `tenants` a reference table with local reference-table
+/// foreign keys switched off.
+#[test]
+fn citus_script_distributes_every_tenant_table_after_its_parents() {
+    let sql = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/citus/distribute.sql"
+    ))
+    .expect("distribute.sql");
+    let at = |needle: &str| {
+        sql.find(needle)
+            .unwrap_or_else(|| panic!("distribute.sql lacks {needle:?}"))
+    };
+    let setting = at("SET citus.enable_local_reference_table_foreign_keys = off;");
+    let reference = at("SELECT create_reference_table('tenants')");
+    assert!(setting < reference);
+    let users = at("SELECT create_distributed_table('users', 'tenant_id')\n");
+    assert!(reference < users);
+    let position = |table: &str| {
+        if table == "users" {
+            users
+        } else {
+            at(&format!(
+                "SELECT create_distributed_table('{table}', 'tenant_id', colocate_with => 'users')"
+            ))
+        }
+    };
+    for table in TENANT_TABLES {
+        assert!(position(table) > users || *table == "users");
+        assert!(
+            sql.contains(&format!("'{table}'")),
+            "{table} is in the checked list"
+        );
+    }
+    let db = TestDb::new();
+    let edges = lines(
+        &mut db.conn(),
+        &format!(
+            "WITH t AS ({TENANT_TABLES_SQL})
+             SELECT src.relname || ' ' || dst.relname AS line
+               FROM pg_constraint con
+               JOIN t src ON src.rel = con.conrelid
+               JOIN t dst ON dst.rel = con.confrelid
+              WHERE con.contype = 'f' AND con.conparentid = 0 AND src.rel <> dst.rel"
+        ),
+    );
+    for edge in edges {
+        let (child, parent) = edge.split_once(' ').expect("edge");
+        assert!(
+            position(parent) < position(child),
+            "{child} is distributed after {parent}"
+        );
+    }
+}
