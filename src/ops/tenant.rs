@@ -252,6 +252,7 @@ pub fn import(
             .map(|t| (t.to_string(), 0))
             .collect();
         let mut pending: Option<Pending> = None;
+        let mut plans: Vec<InsertPlan> = Vec::new();
         let mut row_lines = 0u64;
         let mut end: Option<u64> = None;
         for (number, line) in lines {
@@ -289,8 +290,17 @@ pub fn import(
             match &mut pending {
                 Some(p) => p.rows.push(row),
                 None => {
+                    // Catalog lookups once per table, not once per batch.
+                    let plan = match plans.iter().find(|p| p.table() == table) {
+                        Some(plan) => plan.clone(),
+                        None => {
+                            let plan = InsertPlan::for_table(conn, table)?;
+                            plans.push(plan.clone());
+                            plan
+                        }
+                    };
                     pending = Some(Pending {
-                        plan: InsertPlan::for_table(conn, table)?,
+                        plan,
                         rows: vec![row],
                     })
                 }
