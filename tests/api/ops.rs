@@ -373,3 +373,47 @@ async fn tenant_delete_removes_every_row_of_the_tenant_and_prints_counts() {
         stderr(&again)
     );
 }
+
+/// Generated columns (such as a stored `tsvector`) are exported but never inserted:
+/// the server recomputes them, and the copy is identical.
+#[tokio::test]
+async fn export_and_import_leave_generated_columns_to_the_server() {
+    let (app, a, _) = populated().await;
+    app.db.exec(
+        "ALTER TABLE users ADD COLUMN email_search tsvector
+             GENERATED ALWAYS AS (to_tsvector('simple', email)) STORED",
+    );
+    let dir = crate::harness::open_tempdir();
+    let file = dir.path().join("acme.jsonl");
+    std::fs::write(
+        &file,
+        ok(&tenantry(&app.db.url, &["tenant", "export", "acme"])),
+    )
+    .expect("write");
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("read")
+            .contains("\"email_search\"")
+    );
+    ok(&tenantry(
+        &app.db.url,
+        &[
+            "tenant",
+            "import",
+            file.to_str().expect("path"),
+            "--code",
+            "acme5",
+        ],
+    ));
+    let a5 = tenant_id(&app.db, "acme5").expect("imported");
+    assert_eq!(
+        tenant_fingerprint(&app.db, a5),
+        tenant_fingerprint(&app.db, a)
+    );
+    let computed = app.db.scalar(&format!(
+        "SELECT count(*) FROM users WHERE tenant_id = '{a5}'
+            AND email_search = to_tsvector('simple', email)"
+    ));
+    assert_eq!(computed, tenant_fingerprint(&app.db, a5)["users"].0);
+    assert!(computed >= 3);
+}
