@@ -1,205 +1,21 @@
-//! `tenantry tenant export|import|delete`: moving one tenant's rows out of and into a
-//! database, and removing a tenant (API.md §11).
-//!
-//! The export format is JSON lines:
-//!
-//! ```text
-//! {"format":"tenantry-tenant-export","format_version":1,"schema_version":"20261122000004","tenant":{...},"tables":[...],"exported_at":"..."}
-//! {"table":"tenants","row":{...}}
-//! {"table":"users","row":{...}}          every row of every TENANT_TABLES table, in that order
-//! {"end":{"rows":N}}                     N row lines above; a file without it is truncated
-//! ```
-//!
-//! Export reads everything in one `REPEATABLE READ READ ONLY` transaction (one snapshot,
-//! so rows that reference each other are consistent) and streams through a cursor.
-//! Import writes everything in one transaction: a file that fails anywhere, even on its
-//! last line, leaves nothing behind. Both are generic over
-//! [`TENANT_TABLES`](crate::repos::tenants::TENANT_TABLES): a new tenant table needs no
-//! change here.
+//! `tenantry tenant import`: an export loaded as a new tenant in one transaction, in
+//! batches of rows per table; any error anywhere (a damaged line, a row the database
+//! refuses, a missing end line) rolls everything back.
 
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::io::BufRead;
 
-use chrono::{DateTime, Utc};
-use clap::Subcommand;
-use diesel::RunQueryDsl;
 use diesel::pg::PgConnection;
 use diesel::prelude::Connection;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::BoxError;
+use super::{EndInfo, FORMAT, FORMAT_VERSION, Header, HeaderTenant};
+use crate::ops::BoxError;
 use crate::repos::tenant_data::{self, InsertPlan};
 use crate::repos::tenants::{self, TENANT_TABLES};
 
-/// The `format` of the header line.
-pub const FORMAT: &str = "tenantry-tenant-export";
-/// Raised when the layout of the file (not the schema) changes.
-pub const FORMAT_VERSION: u32 = 1;
-/// Rows fetched from the cursor per round trip while exporting.
-const FETCH_BATCH: usize = 500;
-/// Rows inserted per statement while importing: bounds memory, saves round trips.
+/// Rows inserted per statement: bounds memory, saves round trips.
 const INSERT_BATCH: usize = 500;
-
-/// `tenantry tenant ...`
-#[derive(Debug, Subcommand)]
-pub enum TenantCommand {
-    /// Write every row of tenant CODE to stdout as JSON lines.
-    Export {
-        /// The tenant's code.
-        code: String,
-    },
-    /// Recreate an export as a new tenant, in one transaction, adding no other rows.
-    Import {
-        /// The export file (`-` for stdin).
-        file: PathBuf,
-        /// Code of the new tenant; it must not exist.
-        #[arg(long, value_name = "NEW_CODE")]
-        code: String,
-    },
-    /// Delete tenant CODE and every row it owns; prints the rows removed per table.
-    Delete {
-        /// The tenant's code.
-        code: String,
-    },
-}
-
-/// Runs a `tenant` subcommand against the database at `url`.
-pub fn run(command: TenantCommand, url: &str) -> Result<(), BoxError> {
-    let mut conn = crate::db::pool::connect(url)?;
-    match command {
-        TenantCommand::Export { code } => {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary = export(&mut conn, &code, &mut out)?;
-            tracing::info!(code = %code, rows = summary.rows, "tenant exported");
-        }
-        TenantCommand::Import { file, code } => {
-            let summary = if file.as_os_str() == "-" {
-                import(&mut conn, std::io::stdin().lock(), &code)?
-            } else {
-                let f = std::fs::File::open(&file)
-                    .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
-                import(&mut conn, std::io::BufReader::new(f), &code)?
-            };
-            println!(
-                "imported tenant {} ({}) from {} ({})",
-                code, summary.tenant_id, summary.source_code, summary.source_id
-            );
-            print_counts(&summary.rows);
-        }
-        TenantCommand::Delete { code } => {
-            let (id, removed) = delete(&mut conn, &code)?;
-            println!("deleted tenant {code} ({id})");
-            print_counts(&removed);
-        }
-    }
-    Ok(())
-}
-
-fn print_counts(rows: &[(String, i64)]) {
-    let width = rows.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
-    for (table, n) in rows {
-        println!("  {table:<width$}  {n}");
-    }
-}
-
-/// The first line of an export.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Header {
-    pub format: String,
-    pub format_version: u32,
-    /// The latest migration applied to the exporting database; an import requires the
-    /// same, so every column means the same on both sides.
-    pub schema_version: String,
-    pub tenant: HeaderTenant,
-    /// The tables, in the order their rows follow.
-    pub tables: Vec<String>,
-    pub exported_at: DateTime<Utc>,
-}
-
-/// Which tenant an export holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeaderTenant {
-    pub id: Uuid,
-    pub code: String,
-}
-
-/// The last line of an export.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct EndLine {
-    end: EndInfo,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct EndInfo {
-    rows: u64,
-}
-
-/// What an export wrote.
-#[derive(Debug, Clone)]
-pub struct ExportSummary {
-    pub tenant_id: Uuid,
-    /// Row lines written (the tenant's own row included).
-    pub rows: u64,
-}
-
-/// Writes tenant `code` to `out` (see the module docs for the format).
-pub fn export(
-    conn: &mut PgConnection,
-    code: &str,
-    out: &mut impl Write,
-) -> Result<ExportSummary, BoxError> {
-    conn.build_transaction()
-        .repeatable_read()
-        .read_only()
-        .run(|conn| {
-            // Timestamps in the file are UTC whatever the server's default zone.
-            diesel::sql_query("SET LOCAL TIME ZONE 'UTC'").execute(conn)?;
-            let tenant = tenants::find_by_code(conn, code)?
-                .ok_or_else(|| format!("no tenant has code {code:?}"))?;
-            let schema_version = tenant_data::schema_version(conn)?
-                .ok_or("the database has no migrations applied")?;
-            let header = Header {
-                format: FORMAT.to_string(),
-                format_version: FORMAT_VERSION,
-                schema_version,
-                tenant: HeaderTenant {
-                    id: tenant.id,
-                    code: tenant.code.clone(),
-                },
-                tables: std::iter::once("tenants")
-                    .chain(TENANT_TABLES.iter().copied())
-                    .map(str::to_string)
-                    .collect(),
-                exported_at: Utc::now(),
-            };
-            serde_json::to_writer(&mut *out, &header)?;
-            out.write_all(b"\n")?;
-            let tenant_row = tenant_data::tenant_row_json(conn, tenant.id)?;
-            writeln!(out, r#"{{"table":"tenants","row":{tenant_row}}}"#)?;
-            let mut rows = 1u64;
-            for table in TENANT_TABLES {
-                rows += tenant_data::stream_rows(conn, table, tenant.id, FETCH_BATCH, |json| {
-                    writeln!(out, r#"{{"table":"{table}","row":{json}}}"#)?;
-                    Ok::<(), BoxError>(())
-                })?;
-            }
-            serde_json::to_writer(
-                &mut *out,
-                &EndLine {
-                    end: EndInfo { rows },
-                },
-            )?;
-            out.write_all(b"\n")?;
-            out.flush()?;
-            Ok(ExportSummary {
-                tenant_id: tenant.id,
-                rows,
-            })
-        })
-}
 
 /// What an import did.
 #[derive(Debug, Clone)]
@@ -405,13 +221,4 @@ fn flush(
         entry.1 += n as i64;
     }
     Ok(())
-}
-
-/// Deletes tenant `code` and everything it owns; returns its id and the rows removed
-/// per table.
-pub fn delete(conn: &mut PgConnection, code: &str) -> Result<(Uuid, Vec<(String, i64)>), BoxError> {
-    let tenant =
-        tenants::find_by_code(conn, code)?.ok_or_else(|| format!("no tenant has code {code:?}"))?;
-    let removed = tenants::delete(conn, tenant.id)?;
-    Ok((tenant.id, removed))
 }
