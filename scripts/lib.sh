@@ -38,3 +38,68 @@ ensure_deps() {
     return 1
   fi
 }
+
+# The directory of the PostgreSQL client tools (pg_dump, pg_restore, psql), of the same
+# version as the server binaries the private cluster uses: $PG_BINDIR when set, else
+# `pg_config --bindir`, else the highest /usr/lib/postgresql/*/bin, else PATH. (Debian's
+# /usr/bin wrappers pick a version by their own rules, so the bindir is used directly.)
+pg_bindir() {
+  if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
+  local dir
+  if command -v pg_config >/dev/null 2>&1; then
+    dir=$(pg_config --bindir 2>/dev/null || true)
+    if [ -n "$dir" ] && [ -x "$dir/pg_dump" ]; then echo "$dir"; return; fi
+  fi
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -n 1 || true)
+  if [ -n "$dir" ] && [ -x "$dir/pg_dump" ]; then echo "$dir"; return; fi
+  dir=$(command -v pg_dump 2>/dev/null || true)
+  if [ -n "$dir" ]; then dirname "$dir"; return; fi
+  return 1
+}
+
+# Installs the PostgreSQL client tools when none are found; sets PG_BIN to their directory.
+ensure_pg_client() {
+  if ! PG_BIN=$(pg_bindir); then
+    apt_install postgresql-client
+    PG_BIN=$(pg_bindir) || { echo "pg_dump not found after installing postgresql-client" >&2; return 1; }
+  fi
+  for tool in pg_dump pg_restore psql; do
+    [ -x "$PG_BIN/$tool" ] || { echo "$PG_BIN/$tool is missing" >&2; return 1; }
+  done
+}
+
+# How to run the tenantry binary: $TENANTRY_BIN when set (a prebuilt binary), else
+# the same `cargo run --release` as run.sh. Sets the array TENANTRY.
+tenantry_cmd() {
+  if [ -n "${TENANTRY_BIN:-}" ]; then
+    TENANTRY=("$TENANTRY_BIN")
+  else
+    ensure_deps
+    TENANTRY=(cargo run --locked --release --quiet --bin tenantry --)
+  fi
+}
+
+# check-jsonschema (PyPI), pinned, in a virtualenv under target/ so it touches neither
+# the system Python nor the user's. Sets CHECK_JSONSCHEMA. Fails loudly when it cannot
+# be installed: a validation that was skipped must never look like one that passed.
+CHECK_JSONSCHEMA_VERSION=0.39.0
+ensure_check_jsonschema() {
+  local venv=target/tools/check-jsonschema-$CHECK_JSONSCHEMA_VERSION
+  CHECK_JSONSCHEMA=$venv/bin/check-jsonschema
+  # The marker is written last, so a half-finished install is never taken for a whole one.
+  if [ -f "$venv/.installed" ]; then return; fi
+  if ! command -v python3 >/dev/null 2>&1; then apt_install python3 python3-venv; fi
+  mkdir -p target/tools
+  # Two test processes may get here at once: one installs, the other waits for it.
+  (
+    flock 9
+    if [ ! -f "$venv/.installed" ]; then
+      rm -rf "$venv"
+      { python3 -m venv "$venv" >&2 || { apt_install python3-venv && python3 -m venv "$venv" >&2; }; } \
+        && "$venv/bin/pip" install --quiet --disable-pip-version-check \
+          "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" >&2 \
+        && touch "$venv/.installed"
+    fi
+  ) 9>target/tools/.lock
+  [ -f "$venv/.installed" ] || { echo "check-jsonschema could not be installed" >&2; return 1; }
+}

@@ -1,10 +1,12 @@
-//! The `tenantry` command line: `serve` (the default), `migrate`, `token`, `metrics`.
+//! The `tenantry` command line: `serve` (the default), `migrate`, `token`, `metrics`,
+//! and the operator commands of `tenantry::ops` (`seed`, `tenant`, `db`).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tenantry::config::Config;
 use tenantry::db::{migrations, pool};
+use tenantry::ops;
 use tenantry::server::{self, Database};
 
 #[derive(Debug, Parser)]
@@ -44,6 +46,18 @@ enum Command {
         #[command(subcommand)]
         action: MetricsAction,
     },
+    /// Demo data (idempotent), or volume data with --tenants/--users.
+    Seed(ops::seed::SeedArgs),
+    /// Export, import or delete one tenant's rows.
+    Tenant {
+        #[command(subcommand)]
+        action: ops::tenant::TenantCommand,
+    },
+    /// Run a database client against the database tenantry uses.
+    Db {
+        #[command(subcommand)]
+        action: ops::db::DbCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +79,7 @@ fn main() -> ExitCode {
     };
     tenantry::telemetry::init(config.log_format);
     match run(cli.command.unwrap_or(Command::Serve), config) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             tracing::error!(error = %e, "tenantry failed");
             eprintln!("tenantry: {e}");
@@ -74,8 +88,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, config: Config) -> Result<(), BoxError> {
+fn run(command: Command, config: Config) -> Result<ExitCode, BoxError> {
     match command {
+        Command::Db { action } => {
+            let database = server::open_database(&config)?;
+            return ops::db::run(action, &database.url);
+        }
+        Command::Seed(args) => {
+            let database = server::open_database(&config)?;
+            ops::seed::run(args, &database.url)?;
+        }
+        Command::Tenant { action } => {
+            let database = server::open_database(&config)?;
+            ops::tenant::run(action, &database.url)?;
+        }
         Command::Serve => {
             // The private cluster is started on this (main) thread and stopped when
             // `database` is dropped, after the server has drained.
@@ -86,7 +112,7 @@ fn run(command: Command, config: Config) -> Result<(), BoxError> {
             let result = runtime.block_on(server::serve(config, &database.url));
             drop(runtime);
             drop(database);
-            result
+            result?;
         }
         Command::Migrate { revert, redo } => {
             let database: Database = server::open_database(&config)?;
@@ -102,7 +128,6 @@ fn run(command: Command, config: Config) -> Result<(), BoxError> {
             for v in versions {
                 println!("{verb} {v}");
             }
-            Ok(())
         }
         Command::Token {
             platform_admin: _,
@@ -112,7 +137,6 @@ fn run(command: Command, config: Config) -> Result<(), BoxError> {
             let secret = server::jwt_secret(&config)?;
             let keys = tenantry::auth::jwt::JwtKeys::new(secret.as_bytes());
             println!("{}", keys.issue_platform_admin(&name, ttl)?);
-            Ok(())
         }
         Command::Metrics {
             action: MetricsAction::Refresh,
@@ -121,7 +145,7 @@ fn run(command: Command, config: Config) -> Result<(), BoxError> {
             let mut conn = pool::connect(&database.url)?;
             let tenants = tenantry::ops::metrics::refresh(&mut conn)?;
             println!("refreshed today's metrics of {tenants} tenants");
-            Ok(())
         }
     }
+    Ok(ExitCode::SUCCESS)
 }

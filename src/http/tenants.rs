@@ -71,7 +71,8 @@ pub struct TenantCreated {
     pub admin_user: Option<User>,
 }
 
-fn valid_code(code: &str) -> bool {
+/// Whether `code` matches `^[a-z0-9][a-z0-9-]{0,49}$` (also used by `tenantry tenant import`).
+pub fn valid_code(code: &str) -> bool {
     let bytes = code.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 50

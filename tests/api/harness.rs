@@ -167,6 +167,20 @@ impl TestDb {
         }
     }
 
+    /// A fresh database with no tables at all (a restore target), dropped on drop.
+    pub fn empty() -> Self {
+        let server = server();
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+            .expect("create empty db");
+        TestDb {
+            url: server.url(&name),
+            name,
+        }
+    }
+
     pub fn conn(&self) -> PgConnection {
         PgConnection::establish(&self.url).expect("connect to test db")
     }

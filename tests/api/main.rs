@@ -3,15 +3,20 @@
 mod harness;
 
 mod auth;
+mod backup;
 mod bad_input;
+mod deploy;
 mod expenses;
 mod explain;
 mod isolation;
 mod items;
 mod migrations;
 mod observability;
+mod ops;
+mod ops_support;
 mod projects;
 mod rate_limit;
+mod schema_rules;
 mod tasks;
 mod tcp;
 mod tenant_metrics;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Validates a Compose file (default: docker-compose.yml) against the Compose
+# specification's JSON schema with check-jsonschema (installed from PyPI into target/
+# on first use). No Docker engine is needed. Exits non-zero when the file is invalid or
+# the checker cannot be installed.
+set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+caller_dir=$PWD
+cd "$(dirname "$self")/.."
+source scripts/lib.sh
+file=${1:-docker-compose.yml}
+case "$file" in /*) ;; *) [ -e "$caller_dir/$file" ] && file="$caller_dir/$file" ;; esac
+ensure_check_jsonschema
+exec "$CHECK_JSONSCHEMA" --builtin-schema vendor.compose-spec "$file"

@@ -1,0 +1,419 @@
+//! Operator commands: `tenantry seed` (idempotent demo data, volume data), `tenantry
+//! tenant export|import|delete`.
+
+use serde_json::{Value, json};
+use tenantry::repos::tenants::TENANT_TABLES;
+use uuid::Uuid;
+
+use crate::harness::{TestApp, TestDb};
+use crate::ops_support::{
+    db_fingerprint, ok, stderr, tenant_fingerprint, tenant_id, tenant_row, tenantry,
+};
+
+/// Two tenants with users and audit rows made through the API, plus audit rows in
+/// other partitions (an old one lands in the default partition).
+async fn populated() -> (TestApp, Uuid, Uuid) {
+    let app = TestApp::new().await;
+    let a = app.tenant("acme").await;
+    let b = app.tenant("bravo").await;
+    app.user(&a, "member").await;
+    app.user(&a, "viewer").await;
+    app.user(&b, "member").await;
+    app.db.exec(&format!(
+        "INSERT INTO audit_logs (tenant_id, id, \"timestamp\", action, resource_type, metadata)
+         VALUES ('{0}', '{1}', '2001-02-03T04:05:06Z', 'user.updated', 'user', '{{\"old\": true}}'),
+                ('{0}', '{2}', date_trunc('month', now()) + interval '1 month 1 day', 'user.updated', 'user', '{{}}')",
+        a.id,
+        Uuid::now_v7(),
+        Uuid::now_v7()
+    ));
+    (app, a.id, b.id)
+}
+
+#[tokio::test]
+async fn seed_twice_adds_nothing_and_the_demo_login_works() {
+    let app = TestApp::new().await;
+    let url = app.db.url.clone();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut conn = tenantry::db::pool::connect(&url).expect("connect");
+        tenantry::ops::seed::demo(&mut conn).expect("seed")
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        first.added,
+        vec![("tenants".into(), 2), ("users".into(), 8)]
+    );
+    assert_eq!(first.logins.len(), 8);
+    let after_one = db_fingerprint(&app.db.url);
+    assert_eq!(after_one["users"].0, 8);
+    assert_eq!(after_one["tenants"].0, 2);
+
+    // The second run goes through the CLI: it prints the logins and adds nothing.
+    let out = ok(&tenantry(&app.db.url, &["seed"]));
+    assert!(out.contains("0 rows added"), "{out}");
+    assert!(out.contains("admin@demo.test"), "{out}");
+    assert!(out.contains(tenantry::ops::seed::DEMO_PASSWORD), "{out}");
+    assert_eq!(
+        db_fingerprint(&app.db.url),
+        after_one,
+        "a second seed changes nothing"
+    );
+    assert_eq!(
+        app.db.scalar("SELECT count(*) FROM audit_logs"),
+        0,
+        "seed writes no audit rows"
+    );
+
+    let login = app
+        .call(
+            axum::http::Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"tenant_code": "demo", "email": "admin@demo.test",
+                        "password": tenantry::ops::seed::DEMO_PASSWORD})),
+        )
+        .await;
+    login.expect(200, None);
+    assert_eq!(login.body["user"]["role"], "admin");
+    let token = login.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let users = app.get("/api/v1/users?limit=100", &token).await;
+    users.expect(200, None);
+    assert_eq!(users.body["data"].as_array().map(Vec::len), Some(4));
+}
+
+#[test]
+fn volume_seed_makes_tenants_and_users_and_skips_existing_codes() {
+    let db = TestDb::new();
+    let out = ok(&tenantry(
+        &db.url,
+        &["seed", "--tenants", "3", "--users", "5"],
+    ));
+    assert!(out.contains("added 3 tenants"), "{out}");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM tenants WHERE code LIKE 'load-%'"),
+        3
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM users"), 15);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM users WHERE role = 'admin'"),
+        3
+    );
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT password_hash) FROM users"),
+        1,
+        "one precomputed hash"
+    );
+    let out = ok(&tenantry(
+        &db.url,
+        &["seed", "--tenants", "4", "--users", "5"],
+    ));
+    assert!(out.contains("added 1 tenants (3 existed already)"), "{out}");
+    assert_eq!(db.scalar("SELECT count(*) FROM users"), 20);
+    assert_eq!(db.scalar("SELECT count(*) FROM audit_logs"), 0);
+
+    let bad = tenantry(&db.url, &["seed", "--users", "5"]);
+    assert!(!bad.status.success(), "--users needs --tenants");
+}
+
+#[tokio::test]
+async fn export_then_import_copies_every_row_under_a_new_tenant() {
+    let (app, a, b) = populated().await;
+    let dir = crate::harness::open_tempdir();
+    let file = dir.path().join("acme.jsonl");
+    let export = tenantry(&app.db.url, &["tenant", "export", "acme"]);
+    std::fs::write(&file, &export.stdout).expect("write export");
+    ok(&export);
+
+    let text = String::from_utf8(export.stdout.clone()).expect("utf8");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert_eq!(lines[0]["format"], "tenantry-tenant-export");
+    assert_eq!(lines[0]["tenant"]["code"], "acme");
+    assert!(
+        lines[0]["schema_version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    );
+    assert_eq!(lines[1]["table"], "tenants");
+    let row_lines = lines.len() - 2;
+    assert_eq!(lines.last().expect("end")["end"]["rows"], row_lines);
+    let before_a = tenant_fingerprint(&app.db, a);
+    let expected_rows: i64 = before_a.values().map(|(n, _)| n).sum::<i64>() + 1;
+    assert_eq!(row_lines as i64, expected_rows);
+    // Tables appear in TENANT_TABLES order.
+    let order: Vec<&str> = lines[1..lines.len() - 1]
+        .iter()
+        .map(|l| l["table"].as_str().expect("table"))
+        .collect();
+    let rank = |t: &str| {
+        TENANT_TABLES
+            .iter()
+            .position(|x| *x == t)
+            .map_or(0, |p| p + 1)
+    };
+    assert!(
+        order.windows(2).all(|w| rank(w[0]) <= rank(w[1])),
+        "{order:?}"
+    );
+
+    let before_b = tenant_fingerprint(&app.db, b);
+    let audit_before = app.db.scalar("SELECT count(*) FROM audit_logs");
+    let out = ok(&tenantry(
+        &app.db.url,
+        &[
+            "tenant",
+            "import",
+            file.to_str().expect("path"),
+            "--code",
+            "acme2",
+        ],
+    ));
+    assert!(out.contains("imported tenant acme2"), "{out}");
+    let a2 = tenant_id(&app.db, "acme2").expect("acme2 exists");
+    assert_ne!(a2, a);
+    assert_eq!(
+        tenant_fingerprint(&app.db, a2),
+        before_a,
+        "same rows, same ids"
+    );
+    assert_eq!(tenant_row(&app.db, a2), tenant_row(&app.db, a));
+    assert_eq!(tenant_fingerprint(&app.db, a), before_a, "source untouched");
+    assert_eq!(tenant_fingerprint(&app.db, b), before_b, "others untouched");
+    assert_eq!(
+        app.db.scalar("SELECT count(*) FROM audit_logs"),
+        audit_before + before_a["audit_logs"].0,
+        "no audit rows beyond the copied ones"
+    );
+    // The old audit row went back into the default partition.
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM audit_logs_default WHERE tenant_id = '{a2}'"
+        )),
+        1
+    );
+
+    // The copy works: its admin logs in with the same password.
+    let login = app
+        .call(
+            axum::http::Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(
+                json!({"tenant_code": "acme2", "email": "admin@acme.example",
+                        "password": crate::harness::PASSWORD}),
+            ),
+        )
+        .await;
+    login.expect(200, None);
+}
+
+/// Imports `text` as `code` and asserts it fails with `needle` and changes nothing.
+fn assert_import_refused(db: &TestDb, text: &str, code: &str, needle: &str) {
+    let dir = crate::harness::open_tempdir();
+    let file = dir.path().join("in.jsonl");
+    std::fs::write(&file, text).expect("write");
+    let before = db_fingerprint(&db.url);
+    let out = tenantry(
+        &db.url,
+        &[
+            "tenant",
+            "import",
+            file.to_str().expect("path"),
+            "--code",
+            code,
+        ],
+    );
+    assert!(!out.status.success(), "import should fail ({needle})");
+    assert!(stderr(&out).contains(needle), "{needle}: {}", stderr(&out));
+    assert_eq!(
+        db_fingerprint(&db.url),
+        before,
+        "a failed import changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_import_that_fails_anywhere_leaves_nothing() {
+    let (app, _, _) = populated().await;
+    let export = ok(&tenantry(&app.db.url, &["tenant", "export", "acme"]));
+    let lines: Vec<&str> = export.lines().collect();
+    let n = lines.len();
+    assert!(n >= 8, "enough rows to fail late: {n}");
+
+    // Broken JSON on the last row line.
+    let mut broken = lines.clone();
+    let cut = &lines[n - 2][..lines[n - 2].len() / 2];
+    broken[n - 2] = cut;
+    assert_import_refused(
+        &app.db,
+        &(broken.join("\n") + "\n"),
+        "acme3",
+        &format!("line {}", n - 1),
+    );
+
+    // A row the database refuses, last of all (a CHECK violation).
+    let mut bad_row: Value = serde_json::from_str(lines[n - 2]).expect("json");
+    let table = bad_row["table"].as_str().expect("table").to_string();
+    let column = ["severity", "role"]
+        .into_iter()
+        .find(|c| bad_row["row"].get(*c).is_some())
+        .expect("last row has a CHECKed column");
+    bad_row["row"][column] = json!("nonsense");
+    let replaced = bad_row.to_string();
+    let mut refused = lines.clone();
+    refused[n - 2] = &replaced;
+    assert_import_refused(
+        &app.db,
+        &(refused.join("\n") + "\n"),
+        "acme3",
+        &format!("inserting into {table}"),
+    );
+
+    // Truncated: no end line.
+    assert_import_refused(
+        &app.db,
+        &(lines[..n - 2].join("\n") + "\n"),
+        "acme3",
+        "truncated",
+    );
+    // A row of another tenant slipped in.
+    let mut mixed = lines.clone();
+    let mut other: Value = serde_json::from_str(lines[2]).expect("json");
+    other["row"]["tenant_id"] = json!(Uuid::now_v7().to_string());
+    let other = other.to_string();
+    mixed[2] = &other;
+    assert_import_refused(&app.db, &(mixed.join("\n") + "\n"), "acme3", "tenant_id");
+    assert!(tenant_id(&app.db, "acme3").is_none());
+}
+
+#[tokio::test]
+async fn import_refuses_an_existing_code_another_schema_and_a_bad_code() {
+    let (app, _, _) = populated().await;
+    let export = ok(&tenantry(&app.db.url, &["tenant", "export", "acme"]));
+    assert_import_refused(&app.db, &export, "bravo", "already exists");
+    assert_import_refused(&app.db, &export, "acme", "already exists");
+    assert_import_refused(&app.db, &export, "Not A Code", "invalid tenant code");
+
+    let mut lines: Vec<String> = export.lines().map(str::to_string).collect();
+    let mut header: Value = serde_json::from_str(&lines[0]).expect("header");
+    header["schema_version"] = json!("20000101000000");
+    lines[0] = header.to_string();
+    assert_import_refused(
+        &app.db,
+        &(lines.join("\n") + "\n"),
+        "acme4",
+        "schema version",
+    );
+
+    let unknown = tenantry(&app.db.url, &["tenant", "export", "nobody"]);
+    assert!(!unknown.status.success());
+    assert!(
+        unknown.stdout.is_empty(),
+        "nothing written for an unknown tenant"
+    );
+}
+
+#[tokio::test]
+async fn tenant_delete_removes_every_row_of_the_tenant_and_prints_counts() {
+    let (app, a, b) = populated().await;
+    let before_a = tenant_fingerprint(&app.db, a);
+    let before_b = tenant_fingerprint(&app.db, b);
+    assert!(before_a["audit_logs"].0 >= 3);
+    let out = ok(&tenantry(&app.db.url, &["tenant", "delete", "acme"]));
+    assert!(out.contains(&format!("deleted tenant acme ({a})")), "{out}");
+    for (table, (n, _)) in &before_a {
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(table.as_str()))
+            .unwrap_or_else(|| panic!("no count for {table}: {out}"));
+        assert_eq!(
+            line.split_whitespace().nth(1),
+            Some(n.to_string().as_str()),
+            "{out}"
+        );
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["tenants", "1"])
+    );
+
+    for table in TENANT_TABLES {
+        assert_eq!(
+            app.db.scalar(&format!(
+                "SELECT count(*) FROM {table} WHERE tenant_id = '{a}'"
+            )),
+            0,
+            "{table}"
+        );
+    }
+    // Every partition, read directly.
+    let parts = crate::ops_support::all_tables(&mut app.db.conn());
+    for part in parts.iter().filter(|p| p.starts_with("audit_logs_")) {
+        assert_eq!(
+            app.db.scalar(&format!(
+                "SELECT count(*) FROM {part} WHERE tenant_id = '{a}'"
+            )),
+            0,
+            "{part}"
+        );
+    }
+    assert_eq!(tenant_fingerprint(&app.db, b), before_b, "others untouched");
+
+    let again = tenantry(&app.db.url, &["tenant", "delete", "acme"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("no tenant has code"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+/// Generated columns (such as a stored `tsvector`) are exported but never inserted:
+/// the server recomputes them, and the copy is identical.
+#[tokio::test]
+async fn export_and_import_leave_generated_columns_to_the_server() {
+    let (app, a, _) = populated().await;
+    app.db.exec(
+        "ALTER TABLE users ADD COLUMN email_search tsvector
+             GENERATED ALWAYS AS (to_tsvector('simple', email)) STORED",
+    );
+    let dir = crate::harness::open_tempdir();
+    let file = dir.path().join("acme.jsonl");
+    std::fs::write(
+        &file,
+        ok(&tenantry(&app.db.url, &["tenant", "export", "acme"])),
+    )
+    .expect("write");
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("read")
+            .contains("\"email_search\"")
+    );
+    ok(&tenantry(
+        &app.db.url,
+        &[
+            "tenant",
+            "import",
+            file.to_str().expect("path"),
+            "--code",
+            "acme5",
+        ],
+    ));
+    let a5 = tenant_id(&app.db, "acme5").expect("imported");
+    assert_eq!(
+        tenant_fingerprint(&app.db, a5),
+        tenant_fingerprint(&app.db, a)
+    );
+    let computed = app.db.scalar(&format!(
+        "SELECT count(*) FROM users WHERE tenant_id = '{a5}'
+            AND email_search = to_tsvector('simple', email)"
+    ));
+    assert_eq!(computed, tenant_fingerprint(&app.db, a5)["users"].0);
+    assert!(computed >= 3);
+}
