@@ -32,7 +32,18 @@ use crate::error::{FieldError, Problem};
             came from. GET /api/v1/tenant/metrics answers a page (`data`, `next_cursor`, `limit`) \
             of days, newest first. POST /utils/db/vacuum and /utils/db/reindex accept a missing \
             body as `{}`. The 503 of GET /utils/db/health keeps the health shape (status \
-            `error`) rather than problem+json."
+            `error`) rather than problem+json. \
+            Versioned rows (tasks, budgets, expenses) carry an ETag; every versioned change \
+            (PATCH and the expense workflow actions) takes the version in the body or in \
+            If-Match (`\"<n>\"`, `W/\"<n>\"` or `*` for any version); an If-Match that matches \
+            no version is 412. A PATCH that changes no field is 422. Tasks sorted by -priority \
+            break ties newest first (ids are time-ordered UUIDv7). GET /api/v1/budgets/{id} is \
+            an addition to v1. Budgets carry no currency: an approval debits amount_cents \
+            whatever the expense's currency. Resubmitting a rejected expense clears approver_id, \
+            decided_at and rejection_reason. Expense report: `count` and `total_cents` cover \
+            every status, `pending_cents` is the submitted ones, `totals` sum the groups \
+            returned (after min_total_cents), groups are ordered by total descending, and \
+            `period` defaults to the current UTC month."
     ),
     components(schemas(Problem, FieldError))
 )]
