@@ -87,12 +87,13 @@ PGB_LAT=$(echo "$PGB" | awk '/latency average/{print $4; exit}')
 
 ROWS="$WORK/rows.tsv"
 : >"$ROWS"
-run() { # name file method [sequential]
-  local name=$1 file=$2 method=$3 seq=${4:-0}
+run() { # name file method [sequential] [connections]
+  local name=$1 file=$2 method=$3 seq=${4:-0} conns=${5:-$CONNS}
+  local out="$WORK/$(basename "$file" .tsv).wrk"
   echo "== $name" >&2
-  REQUESTS_FILE="$file" REQUESTS_METHOD="$method" REQUESTS_SEQUENTIAL="$seq" \
-    wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s scripts/bench/requests.lua "$BASE" >"$WORK/$name.wrk"
-  python3 - "$name" "$WORK/$name.wrk" "$PGB_TPS" >>"$ROWS" <<'PY'
+  REQUESTS_FILE="$file" REQUESTS_METHOD="$method" REQUESTS_SEQUENTIAL="$seq" REQUESTS_COUNT_STATUS="$seq" \
+    wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s scripts/bench/requests.lua "$BASE" >"$out"
+  python3 - "$name" "$out" "$PGB_TPS" >>"$ROWS" <<'PY'
 import re, sys
 name, path, pgb = sys.argv[1], sys.argv[2], float(sys.argv[3])
 text = open(path).read()
@@ -107,6 +108,9 @@ non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
 errors = re.search(r"Socket errors:.*", text)
 total = int(re.search(r"(\d+) requests in", text).group(1))
 note = f"{non2xx.group(1)} non-2xx of {total}" if non2xx else f"{total} requests, all 2xx"
+statuses = re.findall(r"^status (\d+): (\d+)$", text, re.M)
+if statuses:
+    note += " (" + ", ".join(f"{s}: {n}" for s, n in sorted(statuses)) + ")"
 if errors: note += "; " + errors.group(0)
 print(f"{name}\t{rps:.0f}\t{p50:.2f}\t{p99:.2f}\t{rps / pgb:.2f}\t{note}")
 PY
@@ -119,6 +123,8 @@ run "PATCH /tasks/{id} (version)" "$WORK/patch_task.tsv" PATCH 1
 run "GET /projects?include=owner,task_counts" "$WORK/projects.tsv" GET
 run "POST /expenses/{id}/approve, one budget" "$WORK/approve.tsv" POST 1
 run "GET /reports/expenses (100k expenses)" "$WORK/report.tsv" GET
+cp "$WORK/report.tsv" "$WORK/report_single.tsv"
+run "GET /reports/expenses, 2 connections" "$WORK/report_single.tsv" GET 0 2
 
 # The approvals must never have overspent the budget.
 CHECK=$(q "SELECT b.amount_cents, b.spent_cents, coalesce((SELECT sum(amount_cents) FROM expenses e WHERE e.tenant_id = b.tenant_id AND e.category = b.category AND e.period = b.period AND e.status = 'approved'), 0), (SELECT count(*) FROM expenses e WHERE e.tenant_id = b.tenant_id AND e.category = b.category AND e.period = b.period AND e.status = 'approved') FROM budgets b WHERE b.tenant_id = $BIG AND b.category = 'other'")

@@ -1,7 +1,6 @@
 //! Reading the caller's tenant's audit log (`GET /api/v1/audit-logs`).
 
 use chrono::{DateTime, Utc};
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -10,11 +9,14 @@ use crate::error::AppError;
 use crate::models::audit_log::AuditLog;
 use crate::schema::audit_logs;
 
-fn scoped(ctx: &TenantContext) -> audit_logs::BoxedQuery<'static, Pg> {
-    audit_logs::table
-        .filter(audit_logs::tenant_id.eq(ctx.tenant_id()))
-        .into_boxed()
+/// The caller's tenant's rows. Statically typed (not boxed) so that queries built on it
+/// keep a static query id and Diesel caches their prepared statements; lists with
+/// optional filters box it with `.into_boxed()`.
+fn scoped(ctx: &TenantContext) -> Scoped {
+    audit_logs::table.filter(audit_logs::tenant_id.eq(ctx.tenant_id()))
 }
+
+type Scoped = diesel::dsl::Filter<audit_logs::table, diesel::dsl::Eq<audit_logs::tenant_id, Uuid>>;
 
 /// Keyset position (`timestamp DESC, id DESC`).
 pub type AuditKey = (DateTime<Utc>, Uuid);
@@ -39,7 +41,7 @@ pub fn list(
     after: Option<AuditKey>,
     limit: i64,
 ) -> Result<Vec<AuditLog>, AppError> {
-    let mut q = scoped(ctx).select(AuditLog::as_select());
+    let mut q = scoped(ctx).into_boxed().select(AuditLog::as_select());
     if let Some(v) = &f.action {
         q = q.filter(audit_logs::action.eq(v.clone()));
     }

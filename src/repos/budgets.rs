@@ -6,7 +6,6 @@
 //! (and the table's CHECK would refuse it anyway).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use serde_json::json;
@@ -19,11 +18,14 @@ use crate::models::budget::{Budget, Category, NewBudget};
 use crate::repos::audit;
 use crate::schema::budgets;
 
-fn scoped(ctx: &TenantContext) -> budgets::BoxedQuery<'static, Pg> {
-    budgets::table
-        .filter(budgets::tenant_id.eq(ctx.tenant_id()))
-        .into_boxed()
+/// The caller's tenant's rows. Statically typed (not boxed) so that queries built on it
+/// keep a static query id and Diesel caches their prepared statements; lists with
+/// optional filters box it with `.into_boxed()`.
+fn scoped(ctx: &TenantContext) -> Scoped {
+    budgets::table.filter(budgets::tenant_id.eq(ctx.tenant_id()))
 }
+
+type Scoped = diesel::dsl::Filter<budgets::table, diesel::dsl::Eq<budgets::tenant_id, Uuid>>;
 
 /// Keyset position (`created_at DESC, id DESC`).
 pub type BudgetKey = (DateTime<Utc>, Uuid);
@@ -37,7 +39,7 @@ pub fn list(
     after: Option<BudgetKey>,
     limit: i64,
 ) -> Result<Vec<Budget>, AppError> {
-    let mut q = scoped(ctx).select(Budget::as_select());
+    let mut q = scoped(ctx).into_boxed().select(Budget::as_select());
     if let Some(p) = period {
         q = q.filter(budgets::period.eq(p));
     }

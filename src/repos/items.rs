@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::{AsExprOf, sql};
 use diesel::expression::SqlLiteral;
 use diesel::expression::UncheckedBind;
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Float4, Text, Timestamptz, Uuid as SqlUuid};
 use serde_json::json;
@@ -23,11 +22,14 @@ use crate::repos::audit;
 use crate::schema::items;
 
 /// Every query on `items` for a request starts here.
-fn scoped(ctx: &TenantContext) -> items::BoxedQuery<'static, Pg> {
-    items::table
-        .filter(items::tenant_id.eq(ctx.tenant_id()))
-        .into_boxed()
+/// The caller's tenant's rows. Statically typed (not boxed) so that queries built on it
+/// keep a static query id and Diesel caches their prepared statements; lists with
+/// optional filters box it with `.into_boxed()`.
+fn scoped(ctx: &TenantContext) -> Scoped {
+    items::table.filter(items::tenant_id.eq(ctx.tenant_id()))
 }
+
+type Scoped = diesel::dsl::Filter<items::table, diesel::dsl::Eq<items::tenant_id, Uuid>>;
 
 /// Keyset position in the default order (`created_at DESC, id DESC`).
 pub type ItemKey = (DateTime<Utc>, Uuid);
@@ -45,7 +47,7 @@ pub fn list(
     after: Option<ItemKey>,
     limit: i64,
 ) -> Result<Vec<Item>, AppError> {
-    let mut q = scoped(ctx).select(Item::as_select());
+    let mut q = scoped(ctx).into_boxed().select(Item::as_select());
     if let Some(owner) = owner_id {
         q = q.filter(items::owner_id.eq(owner));
     }
@@ -85,6 +87,7 @@ pub fn search(
         .bind::<Text, _>(q.to_string())
         .sql(")");
     let mut query = scoped(ctx)
+        .into_boxed()
         .filter(matches)
         .select((Item::as_select(), rank(q)));
     if let Some(owner) = owner_id {

@@ -17,11 +17,14 @@ use crate::models::user::User;
 use crate::repos::audit;
 use crate::schema::{projects, tasks};
 
-fn scoped(ctx: &TenantContext) -> projects::BoxedQuery<'static, Pg> {
-    projects::table
-        .filter(projects::tenant_id.eq(ctx.tenant_id()))
-        .into_boxed()
+/// The caller's tenant's rows. Statically typed (not boxed) so that queries built on it
+/// keep a static query id and Diesel caches their prepared statements; lists with
+/// optional filters box it with `.into_boxed()`.
+fn scoped(ctx: &TenantContext) -> Scoped {
+    projects::table.filter(projects::tenant_id.eq(ctx.tenant_id()))
 }
+
+type Scoped = diesel::dsl::Filter<projects::table, diesel::dsl::Eq<projects::tenant_id, Uuid>>;
 
 /// Keyset position in the default order (`created_at DESC, id DESC`).
 pub type ProjectKey = (DateTime<Utc>, Uuid);
@@ -62,7 +65,7 @@ pub fn list(
     if include.owner || include.task_counts {
         return list_joined(conn, ctx, owner_id, after, limit, include);
     }
-    let mut q = scoped(ctx).select(Project::as_select());
+    let mut q = scoped(ctx).into_boxed().select(Project::as_select());
     if let Some(owner) = owner_id {
         q = q.filter(projects::owner_id.eq(owner));
     }

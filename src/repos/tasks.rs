@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 use serde_json::json;
@@ -16,11 +15,14 @@ use crate::models::task::{NewTask, Task, TaskChanges, TaskStatus};
 use crate::repos::audit;
 use crate::schema::tasks;
 
-fn scoped(ctx: &TenantContext) -> tasks::BoxedQuery<'static, Pg> {
-    tasks::table
-        .filter(tasks::tenant_id.eq(ctx.tenant_id()))
-        .into_boxed()
+/// The caller's tenant's rows. Statically typed (not boxed) so that queries built on it
+/// keep a static query id and Diesel caches their prepared statements; lists with
+/// optional filters box it with `.into_boxed()`.
+fn scoped(ctx: &TenantContext) -> Scoped {
+    tasks::table.filter(tasks::tenant_id.eq(ctx.tenant_id()))
 }
+
+type Scoped = diesel::dsl::Filter<tasks::table, diesel::dsl::Eq<tasks::tenant_id, Uuid>>;
 
 /// List filters; `due_after` inclusive, `due_before` exclusive.
 #[derive(Debug, Default, Clone)]
@@ -98,7 +100,7 @@ pub fn list(
     after: Option<TaskAfter>,
     limit: i64,
 ) -> Result<Vec<Task>, AppError> {
-    let mut q = scoped(ctx).select(Task::as_select());
+    let mut q = scoped(ctx).into_boxed().select(Task::as_select());
     if let Some(v) = f.project_id {
         q = q.filter(tasks::project_id.eq(v));
     }

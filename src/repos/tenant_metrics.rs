@@ -2,7 +2,6 @@
 //! are written for every tenant at once by `ops::metrics::refresh`.
 
 use chrono::NaiveDate;
-use diesel::pg::Pg;
 use diesel::prelude::*;
 
 use crate::auth::TenantContext;
@@ -10,11 +9,14 @@ use crate::error::AppError;
 use crate::models::tenant_metrics::TenantMetrics;
 use crate::schema::tenant_metrics;
 
-fn scoped(ctx: &TenantContext) -> tenant_metrics::BoxedQuery<'static, Pg> {
-    tenant_metrics::table
-        .filter(tenant_metrics::tenant_id.eq(ctx.tenant_id()))
-        .into_boxed()
+/// The caller's tenant's rows. Statically typed (not boxed) so that queries built on it
+/// keep a static query id and Diesel caches their prepared statements; lists with
+/// optional filters box it with `.into_boxed()`.
+fn scoped(ctx: &TenantContext) -> Scoped {
+    tenant_metrics::table.filter(tenant_metrics::tenant_id.eq(ctx.tenant_id()))
 }
+
+type Scoped = diesel::dsl::Filter<tenant_metrics::table, diesel::dsl::Eq<tenant_metrics::tenant_id, uuid::Uuid>>;
 
 /// Keyset position: the last date returned (one row per date).
 pub type MetricsKey = NaiveDate;
@@ -29,7 +31,7 @@ pub fn list(
     after: Option<MetricsKey>,
     limit: i64,
 ) -> Result<Vec<TenantMetrics>, AppError> {
-    let mut q = scoped(ctx)
+    let mut q = scoped(ctx).into_boxed()
         .select(TenantMetrics::as_select())
         .filter(tenant_metrics::date.ge(from))
         .filter(tenant_metrics::date.le(to));

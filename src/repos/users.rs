@@ -6,7 +6,6 @@
 //! concurrent writes in one tenant cannot both pass a check that only one may pass.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
@@ -18,11 +17,14 @@ use crate::repos::audit;
 use crate::schema::{tenants, users};
 
 /// Every query on `users` for a request starts here.
-fn scoped(ctx: &TenantContext) -> users::BoxedQuery<'static, Pg> {
-    users::table
-        .filter(users::tenant_id.eq(ctx.tenant_id()))
-        .into_boxed()
+/// The caller's tenant's rows. Statically typed (not boxed) so that queries built on it
+/// keep a static query id and Diesel caches their prepared statements; lists with
+/// optional filters box it with `.into_boxed()`.
+fn scoped(ctx: &TenantContext) -> Scoped {
+    users::table.filter(users::tenant_id.eq(ctx.tenant_id()))
 }
+
+type Scoped = diesel::dsl::Filter<users::table, diesel::dsl::Eq<users::tenant_id, Uuid>>;
 
 /// Keyset position in the default order (`created_at DESC, id DESC`).
 pub type UserKey = (DateTime<Utc>, Uuid);
@@ -42,7 +44,7 @@ pub fn list(
     after: Option<UserKey>,
     limit: i64,
 ) -> Result<Vec<User>, AppError> {
-    let mut q = scoped(ctx).select(User::as_select());
+    let mut q = scoped(ctx).into_boxed().select(User::as_select());
     if let Some(role) = filter.role {
         q = q.filter(users::role.eq(role.as_str()));
     }
