@@ -82,6 +82,7 @@ pub async fn create_budget(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BudgetListQuery {
     /// `YYYY-MM`.
     #[param(value_type = Option<String>)]
@@ -154,10 +155,8 @@ pub struct UpdateBudgetRequest {
     patch, path = "/api/v1/budgets/{id}", tag = "expenses", request_body = UpdateBudgetRequest, params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = Budget),
-        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "precondition_failed (stale If-Match)", body = Problem, content_type = "application/problem+json"),
+        crate::http::docs::LockFailures,
         (status = 422, description = "validation_failed, budget_below_spent", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_budget(

@@ -120,6 +120,7 @@ pub async fn create_expense(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExpenseListQuery {
     /// `draft`, `submitted`, `approved` or `rejected`.
     pub status: Option<String>,
@@ -223,10 +224,8 @@ fn versioned(e: Expense) -> Versioned {
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses(
         (status = 200, body = Expense),
-        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        crate::http::docs::LockFailures,
         (status = 422, description = "validation_failed, invalid_transition (not draft or rejected)", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_expense(
@@ -278,10 +277,8 @@ pub struct VersionBody {
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses(
         (status = 200, body = Expense),
-        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        crate::http::docs::LockFailures,
         (status = 422, description = "invalid_transition", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn submit_expense(
@@ -308,10 +305,8 @@ pub async fn submit_expense(
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses(
         (status = 200, body = Expense),
-        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        crate::http::docs::LockFailures,
         (status = 422, description = "invalid_transition, no_budget, budget_exceeded", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn approve_expense(
@@ -345,10 +340,8 @@ pub struct RejectBody {
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses(
         (status = 200, body = Expense),
-        (status = 409, description = "version_conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "precondition_failed", body = Problem, content_type = "application/problem+json"),
+        crate::http::docs::LockFailures,
         (status = 422, description = "validation_failed, invalid_transition", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "precondition_required", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reject_expense(

@@ -39,13 +39,7 @@ where
         if !is_json(req.headers().get(CONTENT_TYPE)) {
             return Err(AppError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge
-            } else {
-                AppError::MalformedJson(rejection.body_text())
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(AppJson)
     }
 }
@@ -70,19 +64,24 @@ where
                 .await
                 .map(|AppJson(v)| OptionalJson(v));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge
-            } else {
-                AppError::MalformedJson(rejection.body_text())
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         if bytes.is_empty() {
             Ok(OptionalJson(T::default()))
         } else {
             Err(AppError::UnsupportedMediaType)
         }
     }
+}
+
+/// The whole body, within [`BODY_LIMIT`] (`413` beyond it).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge
+        } else {
+            AppError::MalformedJson(rejection.body_text())
+        }
+    })
 }
 
 /// `application/json`, with or without parameters such as `; charset=utf-8`.

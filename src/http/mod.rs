@@ -7,6 +7,7 @@
 pub mod audit_logs;
 pub mod auth;
 pub mod budgets;
+pub mod docs;
 pub mod expenses;
 pub mod extract;
 pub mod health;

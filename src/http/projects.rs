@@ -73,6 +73,7 @@ pub async fn create_project(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProjectListQuery {
     pub owner_id: Option<Uuid>,
     /// Comma-separated: `owner`, `task_counts`.

@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// `YYYY-MM`, the month of `incurred_on`; default the current UTC month.
     #[param(value_type = Option<String>)]

@@ -108,6 +108,7 @@ pub async fn create_task(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     pub project_id: Option<Uuid>,
     /// `pending`, `in_progress` or `completed`.
@@ -295,10 +296,8 @@ pub struct UpdateTaskRequest {
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "\"<version>\", instead of a body version")),
     responses(
         (status = 200, body = Task, headers(("etag" = String, description = "\"<new version>\""))),
-        (status = 409, description = "version_conflict: the body version is stale (carries current_version)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "precondition_failed: If-Match is stale (carries current_version)", body = Problem, content_type = "application/problem+json"),
+        crate::http::docs::LockFailures,
         (status = 422, description = "validation_failed (also: no field to change), invalid_reference (assignee_id)", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "precondition_required: neither version nor If-Match", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_task(

@@ -16,7 +16,10 @@ fn scoped(ctx: &TenantContext) -> Scoped {
     tenant_metrics::table.filter(tenant_metrics::tenant_id.eq(ctx.tenant_id()))
 }
 
-type Scoped = diesel::dsl::Filter<tenant_metrics::table, diesel::dsl::Eq<tenant_metrics::tenant_id, uuid::Uuid>>;
+type Scoped = diesel::dsl::Filter<
+    tenant_metrics::table,
+    diesel::dsl::Eq<tenant_metrics::tenant_id, uuid::Uuid>,
+>;
 
 /// Keyset position: the last date returned (one row per date).
 pub type MetricsKey = NaiveDate;
@@ -31,7 +34,8 @@ pub fn list(
     after: Option<MetricsKey>,
     limit: i64,
 ) -> Result<Vec<TenantMetrics>, AppError> {
-    let mut q = scoped(ctx).into_boxed()
+    let mut q = scoped(ctx)
+        .into_boxed()
         .select(TenantMetrics::as_select())
         .filter(tenant_metrics::date.ge(from))
         .filter(tenant_metrics::date.le(to));

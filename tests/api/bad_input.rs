@@ -233,6 +233,30 @@ async fn health_and_openapi_are_public() {
         ("/api/v1/users/{id}", "get"),
         ("/api/v1/users/{id}", "patch"),
         ("/api/v1/audit-logs", "get"),
+        ("/api/v1/projects", "post"),
+        ("/api/v1/projects", "get"),
+        ("/api/v1/projects/{id}", "get"),
+        ("/api/v1/projects/{id}", "patch"),
+        ("/api/v1/projects/{id}", "delete"),
+        ("/api/v1/projects/{id}/tasks", "post"),
+        ("/api/v1/projects/{id}/tasks", "get"),
+        ("/api/v1/tasks", "get"),
+        ("/api/v1/tasks/{id}", "get"),
+        ("/api/v1/tasks/{id}", "patch"),
+        ("/api/v1/tasks/{id}", "delete"),
+        ("/api/v1/budgets", "post"),
+        ("/api/v1/budgets", "get"),
+        ("/api/v1/budgets/{id}", "get"),
+        ("/api/v1/budgets/{id}", "patch"),
+        ("/api/v1/expenses", "post"),
+        ("/api/v1/expenses", "get"),
+        ("/api/v1/expenses/{id}", "get"),
+        ("/api/v1/expenses/{id}", "patch"),
+        ("/api/v1/expenses/{id}", "delete"),
+        ("/api/v1/expenses/{id}/submit", "post"),
+        ("/api/v1/expenses/{id}/approve", "post"),
+        ("/api/v1/expenses/{id}/reject", "post"),
+        ("/api/v1/reports/expenses", "get"),
         ("/api/v1/items", "post"),
         ("/api/v1/items", "get"),
         ("/api/v1/items/{id}", "get"),
@@ -265,6 +289,23 @@ async fn health_and_openapi_are_public() {
                 op["responses"]["400"].is_object() && op["responses"]["404"].is_object(),
                 "{method} {path}"
             );
+        }
+        let versioned = [
+            "/api/v1/tasks/{id}",
+            "/api/v1/budgets/{id}",
+            "/api/v1/expenses/{id}",
+        ];
+        if ["/submit", "/approve", "/reject"]
+            .iter()
+            .any(|a| path.ends_with(a))
+            || (method == "patch" && versioned.contains(&path))
+        {
+            for status in ["409", "412", "428"] {
+                assert!(
+                    op["responses"][status].is_object(),
+                    "{method} {path} documents {status}"
+                );
+            }
         }
         if (path.starts_with("/api/v1/") && path != "/api/v1/auth/login")
             || path.starts_with("/utils/db/")
