@@ -18,6 +18,9 @@ pub struct App {
     pub cursors: CursorCodec,
     pub principals: PrincipalCache,
     pub rate_limiter: TenantRateLimiter,
+    /// One permit per pooled connection: taken before a database task is handed to the
+    /// blocking pool (see `db::run`).
+    pub db_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// What axum handlers receive as state.
@@ -32,6 +35,7 @@ impl App {
             cursors: CursorCodec::new(jwt_secret.as_bytes()),
             principals: PrincipalCache::default(),
             rate_limiter,
+            db_slots: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
             config,
             pool,
         })

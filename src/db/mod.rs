@@ -32,9 +32,23 @@ where
     F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    // Wait for a connection as a cheap future rather than as a parked blocking thread:
+    // with more requests in flight than connections, the blocking pool would otherwise
+    // fill with threads that only wait on the pool's condition variable.
+    let permit = tokio::time::timeout(
+        app.config.db_acquire_timeout,
+        app.db_slots.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| {
+        crate::metrics::record_pool_timeout();
+        AppError::DatabaseUnavailable("timed out waiting for a database connection".into())
+    })?
+    .map_err(|_| AppError::internal("database slots closed"))?;
     let pool = app.pool.clone();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let _entered = span.enter();
         let mut conn = pool::checkout(&pool)?;
         let result = f(&mut conn.pg);
