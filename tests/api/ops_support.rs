@@ -191,7 +191,11 @@ pub async fn populate_every_domain(app: &TestApp, tenant: &TenantFixture) {
         )
         .await;
     project.expect(201, None);
-    for (title, status) in [("Plan", "completed"), ("Build", "in_progress"), ("Ship", "pending")] {
+    for (title, status) in [
+        ("Plan", "completed"),
+        ("Build", "in_progress"),
+        ("Ship", "pending"),
+    ] {
         app.post(
             &format!("/api/v1/projects/{}/tasks", project.id()),
             &member.token,
@@ -223,13 +227,21 @@ pub async fn populate_every_domain(app: &TestApp, tenant: &TenantFixture) {
     let approved = expense(3_000).await.id();
     let rejected = expense(4_000).await.id();
     for id in [submitted, approved, rejected] {
-        app.post(&format!("/api/v1/expenses/{id}/submit"), &member.token, json!({"version": 1}))
-            .await
-            .expect(200, None);
-    }
-    app.post(&format!("/api/v1/expenses/{approved}/approve"), admin, json!({"version": 2}))
+        app.post(
+            &format!("/api/v1/expenses/{id}/submit"),
+            &member.token,
+            json!({"version": 1}),
+        )
         .await
         .expect(200, None);
+    }
+    app.post(
+        &format!("/api/v1/expenses/{approved}/approve"),
+        admin,
+        json!({"version": 2}),
+    )
+    .await
+    .expect(200, None);
     app.post(
         &format!("/api/v1/expenses/{rejected}/reject"),
         admin,
@@ -238,7 +250,10 @@ pub async fn populate_every_domain(app: &TestApp, tenant: &TenantFixture) {
     .await
     .expect(200, None);
     for (title, description) in [
-        ("Launch checklist", "Press kit, pricing page and the support rota"),
+        (
+            "Launch checklist",
+            "Press kit, pricing page and the support rota",
+        ),
         ("Travel notes", "Trains and hotels for the launch event"),
     ] {
         app.post(

@@ -22,13 +22,61 @@ const BUDGETS: [(&str, i64); 4] = [
 /// Expenses: submitter (a member), category, amount in cents, description, days before
 /// the tenant's creation it was incurred (kept inside that month), status and, when
 /// rejected, the reason. Decisions are the admin's.
-type ExpenseRow = (&'static str, &'static str, i64, &'static str, i64, &'static str, Option<&'static str>);
+type ExpenseRow = (
+    &'static str,
+    &'static str,
+    i64,
+    &'static str,
+    i64,
+    &'static str,
+    Option<&'static str>,
+);
 const EXPENSES: [ExpenseRow; 8] = [
-    ("alice", "travel", 42_000, "Train to the customer workshop", 6, "approved", None),
-    ("alice", "meals", 6_350, "Team lunch after the workshop", 6, "approved", None),
-    ("bob", "software", 12_900, "Design tool licence", 4, "approved", None),
-    ("bob", "travel", 18_500, "Taxi to the airport", 2, "submitted", None),
-    ("alice", "supplies", 4_200, "Printer paper and toner", 1, "submitted", None),
+    (
+        "alice",
+        "travel",
+        42_000,
+        "Train to the customer workshop",
+        6,
+        "approved",
+        None,
+    ),
+    (
+        "alice",
+        "meals",
+        6_350,
+        "Team lunch after the workshop",
+        6,
+        "approved",
+        None,
+    ),
+    (
+        "bob",
+        "software",
+        12_900,
+        "Design tool licence",
+        4,
+        "approved",
+        None,
+    ),
+    (
+        "bob",
+        "travel",
+        18_500,
+        "Taxi to the airport",
+        2,
+        "submitted",
+        None,
+    ),
+    (
+        "alice",
+        "supplies",
+        4_200,
+        "Printer paper and toner",
+        1,
+        "submitted",
+        None,
+    ),
     (
         "bob",
         "meals",
@@ -38,8 +86,24 @@ const EXPENSES: [ExpenseRow; 8] = [
         "rejected",
         Some("Over the per-person limit: resubmit with the guest list"),
     ),
-    ("alice", "software", 2_500, "Domain name renewal", 0, "draft", None),
-    ("bob", "other", 15_000, "Conference ticket", 0, "draft", None),
+    (
+        "alice",
+        "software",
+        2_500,
+        "Domain name renewal",
+        0,
+        "draft",
+        None,
+    ),
+    (
+        "bob",
+        "other",
+        15_000,
+        "Conference ticket",
+        0,
+        "draft",
+        None,
+    ),
 ];
 
 /// Row numbers (see [`DemoTenant::at`]) of the budgets and the expenses.

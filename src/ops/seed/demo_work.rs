@@ -30,19 +30,61 @@ const PROJECTS: [(&str, &str, &str); 3] = [
 
 /// Tasks: project (index into [`PROJECTS`]), title, status, priority, due in days
 /// from the tenant's creation (negative: overdue), assignee.
-type TaskRow = (usize, &'static str, &'static str, i32, Option<i64>, Option<&'static str>);
+type TaskRow = (
+    usize,
+    &'static str,
+    &'static str,
+    i32,
+    Option<i64>,
+    Option<&'static str>,
+);
 const TASKS: [TaskRow; 11] = [
     (0, "Draft the sitemap", "completed", 3, None, Some("alice")),
-    (0, "Write the homepage copy", "in_progress", 5, Some(7), Some("alice")),
+    (
+        0,
+        "Write the homepage copy",
+        "in_progress",
+        5,
+        Some(7),
+        Some("alice"),
+    ),
     (0, "Choose a web font", "completed", 1, None, Some("bob")),
     (0, "Set up redirects", "pending", 4, Some(21), None),
-    (1, "Sketch the onboarding screens", "in_progress", 6, Some(5), Some("bob")),
+    (
+        1,
+        "Sketch the onboarding screens",
+        "in_progress",
+        6,
+        Some(5),
+        Some("bob"),
+    ),
     (1, "Fix the login crash", "pending", 9, Some(2), Some("bob")),
     (1, "Publish the beta", "pending", 7, Some(30), None),
-    (1, "Write the release notes", "completed", 2, None, Some("alice")),
+    (
+        1,
+        "Write the release notes",
+        "completed",
+        2,
+        None,
+        Some("alice"),
+    ),
     (2, "Book the movers", "completed", 8, None, Some("admin")),
-    (2, "Order new desks", "in_progress", 5, Some(14), Some("admin")),
-    (2, "Update the address on invoices", "pending", 3, Some(-3), None),
+    (
+        2,
+        "Order new desks",
+        "in_progress",
+        5,
+        Some(14),
+        Some("admin"),
+    ),
+    (
+        2,
+        "Update the address on invoices",
+        "pending",
+        3,
+        Some(-3),
+        None,
+    ),
 ];
 
 /// Row numbers of the tasks start here (see [`DemoTenant::at`]), after the projects'.

@@ -157,11 +157,17 @@ pub fn volume(url: &str, plan: &VolumePlan) -> Result<VolumeReport, BoxError> {
         drop(tx);
         for done in rx {
             report.add(&done);
-            progress.update(report.tenants_added + report.tenants_skipped, &report.rows());
+            progress.update(
+                report.tenants_added + report.tenants_skipped,
+                &report.rows(),
+            );
         }
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err("a seed worker panicked".into())))
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err("a seed worker panicked".into()))
+            })
             .collect()
     });
     progress.finish();
@@ -233,20 +239,32 @@ fn batch(
                 .collect()
         };
         r.users_added = repo::users(conn, &ids, &codes, i64::from(plan.users), hash)? as u64;
-        r.projects_added = expect(repo::projects(conn, &ids, &counts(plan.projects))?, &counts(plan.projects), "projects")?;
-        r.tasks_added = expect(repo::tasks(conn, &ids, &counts(plan.tasks))?, &counts(plan.tasks), "tasks")?;
-        r.expenses_added = expect(repo::expenses(conn, &ids, &counts(plan.expenses))?, &counts(plan.expenses), "expenses")?;
+        let projects = counts(plan.projects);
+        r.projects_added = all_of(
+            repo::projects(conn, &ids, &projects)?,
+            &projects,
+            "projects",
+        )?;
+        let tasks = counts(plan.tasks);
+        r.tasks_added = all_of(repo::tasks(conn, &ids, &tasks)?, &tasks, "tasks")?;
+        let expenses = counts(plan.expenses);
+        r.expenses_added = all_of(
+            repo::expenses(conn, &ids, &expenses)?,
+            &expenses,
+            "expenses",
+        )?;
         if r.expenses_added > 0 {
             r.budgets_added = repo::budgets(conn, &ids)? as u64;
         }
-        r.items_added = expect(repo::items(conn, &ids, &counts(plan.items))?, &counts(plan.items), "items")?;
+        let items = counts(plan.items);
+        r.items_added = all_of(repo::items(conn, &ids, &items)?, &items, "items")?;
         Ok(r)
     })
 }
 
-/// `inserted` as u64 when it is what `counts` asked for: a generator that joins on a
-/// batch's users or projects must not drop a tenant's rows silently.
-fn expect(inserted: usize, counts: &[i64], what: &str) -> Result<u64, BoxError> {
+/// `inserted` as u64 when it is all that `counts` asked for: a generator joins on the
+/// batch's users and projects, and must not drop a tenant's rows silently.
+fn all_of(inserted: usize, counts: &[i64], what: &str) -> Result<u64, BoxError> {
     let wanted: i64 = counts.iter().sum();
     if i64::try_from(inserted).ok() != Some(wanted) {
         return Err(format!("seeding {what}: inserted {inserted} rows instead of {wanted}").into());

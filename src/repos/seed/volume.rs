@@ -73,7 +73,12 @@ const BATCH: &str = "
 const YEAR_MS: &str = "31536000000";
 
 /// Runs one generator with the batch's tenants and per-tenant counts.
-fn generate(conn: &mut PgConnection, sql: &str, tenants: &[Uuid], counts: &[i64]) -> QueryResult<usize> {
+fn generate(
+    conn: &mut PgConnection,
+    sql: &str,
+    tenants: &[Uuid],
+    counts: &[i64],
+) -> QueryResult<usize> {
     if counts.iter().all(|n| *n == 0) {
         return Ok(0);
     }
