@@ -46,7 +46,8 @@ enum Command {
         #[command(subcommand)]
         action: MetricsAction,
     },
-    /// Demo data (idempotent), or volume data with --tenants/--users.
+    /// Demo data (idempotent), or volume data with --tenants and --users, --projects,
+    /// --tasks, --expenses, --items.
     Seed(ops::seed::SeedArgs),
     /// Export, import or delete one tenant's rows.
     Tenant {

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use crate::harness::{TestApp, TestDb, open_tempdir};
-use crate::ops_support::{all_tables, db_fingerprint, ok, script, stderr, stdout};
+use crate::ops_support::{
+    all_tables, assert_every_table_has_rows, db_fingerprint, ok, populate_every_domain,
+    refresh_metrics, script, stderr, stdout, tenant_fingerprint,
+};
 
 /// Backs up `url` into `dir`; returns the dump's path.
 fn backup(url: &str, dir: &Path) -> PathBuf {
@@ -38,12 +41,16 @@ fn with_ext(p: &Path, ext: &str) -> PathBuf {
     PathBuf::from(format!("{}{ext}", p.display()))
 }
 
+/// Two tenants with rows in every tenant table (through the API, with their audit
+/// rows, and today's metrics).
 async fn populated() -> TestApp {
     let app = TestApp::new().await;
     let a = app.tenant("acme").await;
     let b = app.tenant("bravo").await;
-    app.user(&a, "member").await;
     app.user(&b, "viewer").await;
+    populate_every_domain(&app, &a).await;
+    populate_every_domain(&app, &b).await;
+    refresh_metrics(&app.db).await;
     // An audit row in the default partition too.
     app.db.exec(&format!(
         "INSERT INTO audit_logs (tenant_id, id, \"timestamp\", action, resource_type)
@@ -100,6 +107,8 @@ async fn backup_then_restore_gives_identical_tables() {
     }
     let original = db_fingerprint(&app.db.url);
     assert!(original["users"].0 >= 4 && original["audit_logs_default"].0 == 1);
+    let acme = crate::ops_support::tenant_id(&app.db, "acme").expect("acme");
+    assert_every_table_has_rows(&tenant_fingerprint(&app.db, acme));
     assert_eq!(
         db_fingerprint(&target.url),
         original,
@@ -118,7 +127,7 @@ async fn backup_then_restore_gives_identical_tables() {
     assert!(!again.status.success());
     assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
     // ... and replaces the schema with it, in one transaction.
-    target.exec("DELETE FROM users; CREATE TABLE stray (x int)");
+    target.exec("DELETE FROM items; CREATE TABLE stray (x int)");
     ok(&script(
         "restore.sh",
         &[dump.to_str().expect("p"), &target.url, "--force"],

@@ -17,6 +17,7 @@ mod ops_support;
 mod projects;
 mod rate_limit;
 mod schema_rules;
+mod seed;
 mod tasks;
 mod tcp;
 mod tenant_metrics;

@@ -1,5 +1,5 @@
-//! Operator commands: `tenantry seed` (idempotent demo data, volume data), `tenantry
-//! tenant export|import|delete`.
+//! Operator commands: `tenantry tenant export|import|delete`, on tenants with rows in
+//! every tenant table (the seed has its own file, `seed.rs`).
 
 use serde_json::{Value, json};
 use tenantry::repos::tenants::TENANT_TABLES;
@@ -7,18 +7,20 @@ use uuid::Uuid;
 
 use crate::harness::{TestApp, TestDb};
 use crate::ops_support::{
-    db_fingerprint, ok, stderr, tenant_fingerprint, tenant_id, tenant_row, tenantry,
+    assert_every_table_has_rows, db_fingerprint, generated_columns, ok, populate_every_domain,
+    refresh_metrics, stderr, tenant_fingerprint, tenant_id, tenant_row, tenantry,
 };
 
-/// Two tenants with users and audit rows made through the API, plus audit rows in
-/// other partitions (an old one lands in the default partition).
+/// Two tenants with rows in every tenant table, made through the API (so with audit
+/// rows), plus audit rows in other partitions (an old one lands in the default
+/// partition) and today's tenant metrics.
 async fn populated() -> (TestApp, Uuid, Uuid) {
     let app = TestApp::new().await;
     let a = app.tenant("acme").await;
     let b = app.tenant("bravo").await;
-    app.user(&a, "member").await;
     app.user(&a, "viewer").await;
-    app.user(&b, "member").await;
+    populate_every_domain(&app, &a).await;
+    populate_every_domain(&app, &b).await;
     app.db.exec(&format!(
         "INSERT INTO audit_logs (tenant_id, id, \"timestamp\", action, resource_type, metadata)
          VALUES ('{0}', '{1}', '2001-02-03T04:05:06Z', 'user.updated', 'user', '{{\"old\": true}}'),
@@ -27,96 +29,8 @@ async fn populated() -> (TestApp, Uuid, Uuid) {
         Uuid::now_v7(),
         Uuid::now_v7()
     ));
+    refresh_metrics(&app.db).await;
     (app, a.id, b.id)
-}
-
-#[tokio::test]
-async fn seed_twice_adds_nothing_and_the_demo_login_works() {
-    let app = TestApp::new().await;
-    let url = app.db.url.clone();
-    let first = tokio::task::spawn_blocking(move || {
-        let mut conn = tenantry::db::pool::connect(&url).expect("connect");
-        tenantry::ops::seed::demo(&mut conn).expect("seed")
-    })
-    .await
-    .expect("join");
-    assert_eq!(
-        first.added,
-        vec![("tenants".into(), 2), ("users".into(), 8)]
-    );
-    assert_eq!(first.logins.len(), 8);
-    let after_one = db_fingerprint(&app.db.url);
-    assert_eq!(after_one["users"].0, 8);
-    assert_eq!(after_one["tenants"].0, 2);
-
-    // The second run goes through the CLI: it prints the logins and adds nothing.
-    let out = ok(&tenantry(&app.db.url, &["seed"]));
-    assert!(out.contains("0 rows added"), "{out}");
-    assert!(out.contains("admin@demo.test"), "{out}");
-    assert!(out.contains(tenantry::ops::seed::DEMO_PASSWORD), "{out}");
-    assert_eq!(
-        db_fingerprint(&app.db.url),
-        after_one,
-        "a second seed changes nothing"
-    );
-    assert_eq!(
-        app.db.scalar("SELECT count(*) FROM audit_logs"),
-        0,
-        "seed writes no audit rows"
-    );
-
-    let login = app
-        .call(
-            axum::http::Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"tenant_code": "demo", "email": "admin@demo.test",
-                        "password": tenantry::ops::seed::DEMO_PASSWORD})),
-        )
-        .await;
-    login.expect(200, None);
-    assert_eq!(login.body["user"]["role"], "admin");
-    let token = login.body["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    let users = app.get("/api/v1/users?limit=100", &token).await;
-    users.expect(200, None);
-    assert_eq!(users.body["data"].as_array().map(Vec::len), Some(4));
-}
-
-#[test]
-fn volume_seed_makes_tenants_and_users_and_skips_existing_codes() {
-    let db = TestDb::new();
-    let out = ok(&tenantry(
-        &db.url,
-        &["seed", "--tenants", "3", "--users", "5"],
-    ));
-    assert!(out.contains("added 3 tenants"), "{out}");
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM tenants WHERE code LIKE 'load-%'"),
-        3
-    );
-    assert_eq!(db.scalar("SELECT count(*) FROM users"), 15);
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM users WHERE role = 'admin'"),
-        3
-    );
-    assert_eq!(
-        db.scalar("SELECT count(DISTINCT password_hash) FROM users"),
-        1,
-        "one precomputed hash"
-    );
-    let out = ok(&tenantry(
-        &db.url,
-        &["seed", "--tenants", "4", "--users", "5"],
-    ));
-    assert!(out.contains("added 1 tenants (3 existed already)"), "{out}");
-    assert_eq!(db.scalar("SELECT count(*) FROM users"), 20);
-    assert_eq!(db.scalar("SELECT count(*) FROM audit_logs"), 0);
-
-    let bad = tenantry(&db.url, &["seed", "--users", "5"]);
-    assert!(!bad.status.success(), "--users needs --tenants");
 }
 
 #[tokio::test]
@@ -144,6 +58,7 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
     let row_lines = lines.len() - 2;
     assert_eq!(lines.last().expect("end")["end"]["rows"], row_lines);
     let before_a = tenant_fingerprint(&app.db, a);
+    assert_every_table_has_rows(&before_a);
     let expected_rows: i64 = before_a.values().map(|(n, _)| n).sum::<i64>() + 1;
     assert_eq!(row_lines as i64, expected_rows);
     // Tables appear in TENANT_TABLES order.
@@ -182,6 +97,26 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
         before_a,
         "same rows, same ids"
     );
+    // Generated columns were recomputed by the server, to the same values, row by row.
+    let generated = generated_columns(&app.db);
+    for known in [
+        ("budgets", "remaining_cents"),
+        ("expenses", "period"),
+        ("items", "search"),
+        ("tasks", "completed"),
+    ] {
+        assert!(
+            generated.contains(&(known.0.to_string(), known.1.to_string())),
+            "{generated:?}"
+        );
+    }
+    for (table, column) in &generated {
+        let same = app.db.scalar(&format!(
+            "SELECT count(*) FROM {table} x JOIN {table} y ON y.tenant_id = '{a}' AND y.id = x.id
+              WHERE x.tenant_id = '{a2}' AND x.{column} IS NOT DISTINCT FROM y.{column}"
+        ));
+        assert_eq!(same, before_a[table].0, "{table}.{column}");
+    }
     assert_eq!(tenant_row(&app.db, a2), tenant_row(&app.db, a));
     assert_eq!(tenant_fingerprint(&app.db, a), before_a, "source untouched");
     assert_eq!(tenant_fingerprint(&app.db, b), before_b, "others untouched");
@@ -260,11 +195,15 @@ async fn an_import_that_fails_anywhere_leaves_nothing() {
     // A row the database refuses, last of all (a CHECK violation).
     let mut bad_row: Value = serde_json::from_str(lines[n - 2]).expect("json");
     let table = bad_row["table"].as_str().expect("table").to_string();
-    let column = ["severity", "role"]
-        .into_iter()
-        .find(|c| bad_row["row"].get(*c).is_some())
-        .expect("last row has a CHECKed column");
-    bad_row["row"][column] = json!("nonsense");
+    let (column, value) = [
+        ("severity", json!("nonsense")),
+        ("role", json!("nonsense")),
+        ("user_count", json!(-1)),
+    ]
+    .into_iter()
+    .find(|(c, _)| bad_row["row"].get(*c).is_some())
+    .expect("last row has a CHECKed column");
+    bad_row["row"][column] = value;
     let replaced = bad_row.to_string();
     let mut refused = lines.clone();
     refused[n - 2] = &replaced;
@@ -324,6 +263,7 @@ async fn tenant_delete_removes_every_row_of_the_tenant_and_prints_counts() {
     let (app, a, b) = populated().await;
     let before_a = tenant_fingerprint(&app.db, a);
     let before_b = tenant_fingerprint(&app.db, b);
+    assert_every_table_has_rows(&before_a);
     assert!(before_a["audit_logs"].0 >= 3);
     let out = ok(&tenantry(&app.db.url, &["tenant", "delete", "acme"]));
     assert!(out.contains(&format!("deleted tenant acme ({a})")), "{out}");

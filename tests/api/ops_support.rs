@@ -10,10 +10,11 @@ use std::process::{Command, Output};
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use serde_json::json;
 use tenantry::repos::tenant_data;
 use uuid::Uuid;
 
-use crate::harness::TestDb;
+use crate::harness::{TenantFixture, TestApp, TestDb};
 
 /// Runs the tenantry binary against `url` with `args`.
 pub fn tenantry(url: &str, args: &[&str]) -> Output {
@@ -173,4 +174,145 @@ pub fn tenant_id(db: &TestDb, code: &str) -> Option<Uuid> {
         .optional()
         .expect("tenant id")
         .map(|i| i.id)
+}
+
+/// Gives `tenant` rows in every domain table through the API (so the audit log fills
+/// as it does in use): a member, a project with a task in each status, this month's
+/// budget, an expense in each workflow status and items. `tenant_metrics` is
+/// filled by [`refresh_metrics`].
+pub async fn populate_every_domain(app: &TestApp, tenant: &TenantFixture) {
+    let admin = &tenant.admin.token;
+    let member = app.user(tenant, "member").await;
+    let project = app
+        .post(
+            "/api/v1/projects",
+            &member.token,
+            json!({"name": "Launch", "description": "Everything for the launch", "owner_id": member.id}),
+        )
+        .await;
+    project.expect(201, None);
+    for (title, status) in [
+        ("Plan", "completed"),
+        ("Build", "in_progress"),
+        ("Ship", "pending"),
+    ] {
+        app.post(
+            &format!("/api/v1/projects/{}/tasks", project.id()),
+            &member.token,
+            json!({"title": title, "status": status, "priority": 3,
+                   "due_at": "2030-01-02T03:04:05Z", "assignee_id": member.id}),
+        )
+        .await
+        .expect(201, None);
+    }
+    let today = chrono::Utc::now().date_naive();
+    app.post(
+        "/api/v1/budgets",
+        admin,
+        json!({"category": "travel", "period": today.format("%Y-%m").to_string(), "amount_cents": 100_000}),
+    )
+    .await
+    .expect(201, None);
+    let day = today.format("%Y-%m-01").to_string();
+    let expense = |amount: i64| {
+        app.post(
+            "/api/v1/expenses",
+            &member.token,
+            json!({"category": "travel", "amount_cents": amount,
+                   "description": "train", "incurred_on": day}),
+        )
+    };
+    expense(1_000).await.expect(201, None);
+    let submitted = expense(2_000).await.id();
+    let approved = expense(3_000).await.id();
+    let rejected = expense(4_000).await.id();
+    for id in [submitted, approved, rejected] {
+        app.post(
+            &format!("/api/v1/expenses/{id}/submit"),
+            &member.token,
+            json!({"version": 1}),
+        )
+        .await
+        .expect(200, None);
+    }
+    app.post(
+        &format!("/api/v1/expenses/{approved}/approve"),
+        admin,
+        json!({"version": 2}),
+    )
+    .await
+    .expect(200, None);
+    app.post(
+        &format!("/api/v1/expenses/{rejected}/reject"),
+        admin,
+        json!({"version": 2, "reason": "no receipt"}),
+    )
+    .await
+    .expect(200, None);
+    for (title, description) in [
+        (
+            "Launch checklist",
+            "Press kit, pricing page and the support rota",
+        ),
+        ("Travel notes", "Trains and hotels for the launch event"),
+    ] {
+        app.post(
+            "/api/v1/items",
+            &member.token,
+            json!({"title": title, "description": description}),
+        )
+        .await
+        .expect(201, None);
+    }
+}
+
+/// Upserts today's `tenant_metrics` row of every tenant (`tenantry metrics refresh`).
+pub async fn refresh_metrics(db: &TestDb) {
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = PgConnection::establish(&url).expect("connect");
+        tenantry::ops::metrics::refresh(&mut conn).expect("metrics refresh")
+    })
+    .await
+    .expect("join");
+}
+
+/// Asserts that the tenant has rows in every tenant table, so a test that compares
+/// tables compares something in each (and a new table must be given rows here).
+#[track_caller]
+pub fn assert_every_table_has_rows(counts: &BTreeMap<String, (i64, String)>) {
+    for table in tenantry::repos::tenants::TENANT_TABLES {
+        let n = counts.get(*table).map_or(0, |(n, _)| *n);
+        assert!(n > 0, "no rows in {table}: {counts:?}");
+    }
+}
+
+/// `(table, column)` of every generated column of the tenant tables, from the catalog.
+pub fn generated_columns(db: &TestDb) -> Vec<(String, String)> {
+    #[derive(QueryableByName)]
+    struct Col {
+        #[diesel(sql_type = Text)]
+        tbl: String,
+        #[diesel(sql_type = Text)]
+        col: String,
+    }
+    diesel::sql_query(
+        "SELECT c.relname::text AS tbl, a.attname::text AS col
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+            AND a.attgenerated <> '' AND NOT a.attisdropped
+            AND c.relname = ANY($1)
+          ORDER BY 1, 2",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(
+        tenantry::repos::tenants::TENANT_TABLES
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .load::<Col>(&mut db.conn())
+    .expect("generated columns")
+    .into_iter()
+    .map(|c| (c.tbl, c.col))
+    .collect()
 }
