@@ -44,7 +44,7 @@ DB="postgres://postgres@127.0.0.1:$PGPORT/tenantry"
 export JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 
 DATABASE_URL=$DB ./target/release/tenantry migrate >&2
-echo "== seeding (1,001 tenants, 1,030,000 tasks, 140,000 expenses)" >&2
+echo "== seeding (1,001 tenants, 1,030,000 tasks, 200,000 expenses)" >&2
 seed_start=$(date +%s.%N)
 psql -q -d tenantry -f scripts/bench/seed.sql >&2
 seed_secs=$(python3 -c "import time; print(round(time.time() - $seed_start, 1))")

@@ -57,7 +57,8 @@ INSERT INTO expenses (tenant_id, id, submitter_id, category, amount_cents, descr
 SELECT u.tenant_id, gen_random_uuid(), u.id, 'other', 1000, 'to approve', (date_trunc('month', now()) - interval '1 month')::date,
        'submitted', 2
 FROM (SELECT * FROM users WHERE tenant_id = (SELECT id FROM tenants WHERE code = 'bench-big') AND role = 'member') u
-CROSS JOIN generate_series(1, 10000) g;
+CROSS JOIN generate_series(1, 25000) g;
+-- 100,000 submitted expenses, more than a run can send, so no request repeats.
 -- Room for 5,000 approvals of 10.00: a run approves until the budget is spent, then
 -- every further approval is a 422 budget_exceeded (rolled back).
 INSERT INTO budgets (tenant_id, id, category, period, amount_cents)
