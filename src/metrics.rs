@@ -57,10 +57,16 @@ impl Histogram {
 
 #[derive(Default)]
 struct Registry {
-    /// (method, route, status) → count.
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// route → latency histogram.
-    latency: BTreeMap<String, Histogram>,
+    /// route → its counters and latency histogram. Keyed by route alone so the hot path
+    /// finds its entry by `&str`, without allocating.
+    routes: BTreeMap<String, RouteStats>,
+}
+
+#[derive(Default)]
+struct RouteStats {
+    /// (method, status, count): a handful per route, so a linear search is fastest.
+    counts: Vec<(String, u16, u64)>,
+    latency: Histogram,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -73,13 +79,21 @@ pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration)
         return;
     };
     let reg = guard.get_or_insert_with(Registry::default);
-    *reg.requests
-        .entry((method.to_string(), route.to_string(), status))
-        .or_default() += 1;
-    reg.latency
-        .entry(route.to_string())
-        .or_default()
-        .observe(elapsed);
+    if !reg.routes.contains_key(route) {
+        reg.routes.insert(route.to_string(), RouteStats::default());
+    }
+    let Some(stats) = reg.routes.get_mut(route) else {
+        return;
+    };
+    match stats
+        .counts
+        .iter_mut()
+        .find(|(m, s, _)| m == method && *s == status)
+    {
+        Some((_, _, n)) => *n += 1,
+        None => stats.counts.push((method.to_string(), status, 1)),
+    }
+    stats.latency.observe(elapsed);
 }
 
 /// Times one database query (called by the Diesel instrumentation).
@@ -109,7 +123,11 @@ pub fn render(pool: PoolSnapshot) -> String {
     out.push_str("# TYPE tenantry_http_requests_total counter\n");
     let guard = REGISTRY.lock().ok();
     if let Some(reg) = guard.as_ref().and_then(|g| g.as_ref()) {
-        for ((method, route, status), n) in &reg.requests {
+        for (route, method, status, n) in reg
+            .routes
+            .iter()
+            .flat_map(|(route, st)| st.counts.iter().map(move |(m, s, n)| (route, m, s, n)))
+        {
             let _ = writeln!(
                 out,
                 "tenantry_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
@@ -119,9 +137,10 @@ pub fn render(pool: PoolSnapshot) -> String {
         }
         out.push_str("# HELP tenantry_http_request_duration_seconds Request latency by route.\n");
         out.push_str("# TYPE tenantry_http_request_duration_seconds histogram\n");
-        for (route, h) in &reg.latency {
+        for (route, st) in &reg.routes {
             let labels = format!("route=\"{}\"", escape(route));
-            h.render(&mut out, "tenantry_http_request_duration_seconds", &labels);
+            st.latency
+                .render(&mut out, "tenantry_http_request_duration_seconds", &labels);
         }
     } else {
         out.push_str("# HELP tenantry_http_request_duration_seconds Request latency by route.\n");
