@@ -66,7 +66,7 @@ q "SELECT x.tenant_id, u.id, 'admin', '/api/v1/tasks/' || x.id FROM (SELECT * FR
 q "SELECT x.id, u.id, 'admin', '/api/v1/tasks?limit=50' FROM tenants x JOIN users u ON u.tenant_id = x.id AND u.role = 'admin' WHERE x.code <> 'bench-big'" | mint >"$WORK/list_first.tsv"
 q "SELECT x.id, u.id, 'admin', '/api/v1/projects?include=owner,task_counts' FROM tenants x JOIN users u ON u.tenant_id = x.id AND u.role = 'admin' WHERE x.code <> 'bench-big'" | mint >"$WORK/projects.tsv"
 q "SELECT x.tenant_id, u.id, 'admin', '/api/v1/tasks/' || x.id, '{\"version\":1,\"priority\":7}' FROM (SELECT * FROM tasks WHERE tenant_id <> $BIG ORDER BY random() LIMIT 100000) x $ADMIN" | mint >"$WORK/patch_task.tsv"
-q "SELECT x.tenant_id, u.id, 'admin', '/api/v1/expenses/' || x.id || '/approve', '{\"version\":2}' FROM (SELECT * FROM expenses WHERE tenant_id = $BIG AND status = 'submitted' AND category = 'other' ORDER BY id) x $ADMIN" | mint >"$WORK/approve.tsv"
+q "SELECT x.tenant_id, u.id, 'admin', '/api/v1/expenses/' || x.id || '/approve', '{\"version\":2}' FROM (SELECT * FROM expenses WHERE tenant_id = $BIG AND description = 'to approve' ORDER BY id) x $ADMIN" | mint >"$WORK/approve.tsv"
 q "SELECT x.id, u.id, 'admin', '/api/v1/reports/expenses' FROM tenants x JOIN users u ON u.tenant_id = x.id AND u.role = 'admin' WHERE x.code = 'bench-big'" | mint >"$WORK/report.tsv"
 BIG_TOKEN=$(cut -f1 "$WORK/report.tsv")
 printf '%s\t/api/v1/tasks?limit=50\n' "$BIG_TOKEN" >"$WORK/list_first_big.tsv"
