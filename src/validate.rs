@@ -70,6 +70,23 @@ impl Checks {
         }
     }
 
+    /// Parses an optional query value (an enum such as a status or a role): `None` when
+    /// absent, and a failure of `field` with `message` when the value is not known.
+    pub fn choice<T>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        parse: impl Fn(&str) -> Option<T>,
+        message: &str,
+    ) -> Option<T> {
+        let value = raw?;
+        let parsed = parse(value);
+        if parsed.is_none() {
+            self.fail(field, message);
+        }
+        parsed
+    }
+
     /// `Ok` when nothing failed, else a `422` listing every failure.
     pub fn finish(self) -> Result<(), AppError> {
         if self.errors.is_empty() {
@@ -111,6 +128,24 @@ mod tests {
                 let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
                 assert_eq!(fields, ["title", "priority"]);
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn choice_parses_known_values_and_names_unknown_ones() {
+        let parse = |s: &str| (s == "a").then_some(1);
+        let mut c = Checks::new();
+        assert_eq!(c.choice("f", None, parse, "must be a"), None);
+        assert_eq!(c.choice("f", Some("a"), parse, "must be a"), Some(1));
+        assert!(c.finish().is_ok());
+        let mut c = Checks::new();
+        assert_eq!(c.choice("f", Some("b"), parse, "must be a"), None);
+        match c.finish() {
+            Err(AppError::Validation(e)) => assert_eq!(
+                (e[0].field.as_str(), e[0].message.as_str()),
+                ("f", "must be a")
+            ),
             other => panic!("{other:?}"),
         }
     }

@@ -66,6 +66,12 @@ impl TenantContext {
         }
     }
 
+    /// The gate of a feature's routes: `403 feature_disabled` first, then the role.
+    pub fn require_feature_role(&self, feature: Feature, min: Role) -> Result<(), AppError> {
+        self.require_feature(feature)?;
+        self.require(min)
+    }
+
     /// `403 feature_disabled` when the tenant has `feature` switched off.
     pub fn require_feature(&self, feature: Feature) -> Result<(), AppError> {
         if feature.enabled_in(&self.features) {

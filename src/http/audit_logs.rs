@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::http::extract::{AppQuery, PageParams};
 use crate::models::audit_log::{AuditLog, Severity};
 use crate::repos::audit_logs::{self, AuditFilter, AuditKey};
+use crate::validate::Checks;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit_logs))
@@ -52,11 +53,14 @@ pub async fn list_audit_logs(
     PageParams(page): PageParams,
 ) -> Result<Json<Page<AuditLog>>, AppError> {
     ctx.require(Role::Admin)?;
-    if let Some(s) = &q.severity {
-        Severity::parse(s).ok_or_else(|| {
-            AppError::invalid("severity", "must be info, warning, error or critical")
-        })?;
-    }
+    let mut c = Checks::new();
+    c.choice(
+        "severity",
+        q.severity.as_deref(),
+        Severity::parse,
+        "must be info, warning, error or critical",
+    );
+    c.finish()?;
     let filter = AuditFilter {
         action: q.action,
         severity: q.severity,

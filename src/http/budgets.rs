@@ -30,12 +30,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 const CURSOR_TAG: &str = "budgets";
 
-/// The feature gate and role check every budget route starts with.
-fn gate(ctx: &TenantContext, min: Role) -> Result<(), AppError> {
-    ctx.require_feature(Feature::Expenses)?;
-    ctx.require(min)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBudgetRequest {
@@ -60,7 +54,7 @@ pub async fn create_budget(
     ctx: TenantContext,
     AppJson(body): AppJson<CreateBudgetRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<Budget>), AppError> {
-    gate(&ctx, Role::Admin)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let mut c = Checks::new();
     c.range("amount_cents", body.amount_cents, 1, i64::MAX);
     c.finish()?;
@@ -100,15 +94,15 @@ pub async fn list_budgets(
     AppQuery(q): AppQuery<BudgetListQuery>,
     PageParams(page): PageParams,
 ) -> Result<Json<Page<Budget>>, AppError> {
-    gate(&ctx, Role::Viewer)?;
-    let category = q
-        .category
-        .as_deref()
-        .map(|c| {
-            Category::parse(c)
-                .ok_or_else(|| AppError::invalid("category", "must be a known category"))
-        })
-        .transpose()?;
+    ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
+    let mut c = Checks::new();
+    let category = c.choice(
+        "category",
+        q.category.as_deref(),
+        Category::parse,
+        "must be a known category",
+    );
+    c.finish()?;
     let period = q.period.map(Period::first_day);
     let after: Option<BudgetKey> = page.after(&app.cursors, CURSOR_TAG)?;
     let limit = page.fetch_limit();
@@ -136,7 +130,7 @@ pub async fn get_budget(
     ctx: TenantContext,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<(HeaderMap, Json<Budget>), AppError> {
-    gate(&ctx, Role::Viewer)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let budget = db::read_for(&app, &ctx, move |conn, ctx| budgets::find(conn, ctx, id)).await?;
     Ok((etag_header(budget.version), Json(budget)))
 }
@@ -166,7 +160,7 @@ pub async fn update_budget(
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<UpdateBudgetRequest>,
 ) -> Result<(HeaderMap, Json<Budget>), AppError> {
-    gate(&ctx, Role::Admin)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let mut c = Checks::new();
     c.range("amount_cents", body.amount_cents, 1, i64::MAX);
     c.finish()?;

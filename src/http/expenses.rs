@@ -36,11 +36,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 const CURSOR_TAG: &str = "expenses";
 
-fn gate(ctx: &TenantContext, min: Role) -> Result<(), AppError> {
-    ctx.require_feature(Feature::Expenses)?;
-    ctx.require(min)
-}
-
 fn check_fields(
     c: &mut Checks,
     amount: Option<i64>,
@@ -91,7 +86,7 @@ pub async fn create_expense(
     ctx: TenantContext,
     AppJson(body): AppJson<CreateExpenseRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<Expense>), AppError> {
-    gate(&ctx, Role::Member)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let mut c = Checks::new();
     check_fields(
         &mut c,
@@ -141,22 +136,20 @@ pub async fn list_expenses(
     AppQuery(q): AppQuery<ExpenseListQuery>,
     PageParams(page): PageParams,
 ) -> Result<Json<Page<Expense>>, AppError> {
-    gate(&ctx, Role::Viewer)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let mut c = Checks::new();
-    let status = q.status.as_deref().and_then(|s| {
-        let v = ExpenseStatus::parse(s);
-        if v.is_none() {
-            c.fail("status", "must be draft, submitted, approved or rejected");
-        }
-        v
-    });
-    let category = q.category.as_deref().and_then(|s| {
-        let v = Category::parse(s);
-        if v.is_none() {
-            c.fail("category", "must be a known category");
-        }
-        v
-    });
+    let status = c.choice(
+        "status",
+        q.status.as_deref(),
+        ExpenseStatus::parse,
+        "must be draft, submitted, approved or rejected",
+    );
+    let category = c.choice(
+        "category",
+        q.category.as_deref(),
+        Category::parse,
+        "must be a known category",
+    );
     c.finish()?;
     let filter = ExpenseFilter {
         status,
@@ -189,7 +182,7 @@ pub async fn get_expense(
     ctx: TenantContext,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<(HeaderMap, Json<Expense>), AppError> {
-    gate(&ctx, Role::Viewer)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let e = db::read_for(&app, &ctx, move |conn, ctx| expenses::find(conn, ctx, id)).await?;
     Ok((etag_header(e.version), Json(e)))
 }
@@ -235,7 +228,7 @@ pub async fn update_expense(
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<UpdateExpenseRequest>,
 ) -> Result<Versioned, AppError> {
-    gate(&ctx, Role::Member)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let mut c = Checks::new();
     check_fields(
         &mut c,
@@ -288,7 +281,7 @@ pub async fn submit_expense(
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
 ) -> Result<Versioned, AppError> {
-    gate(&ctx, Role::Viewer)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let expected = Expected::from_parts(body.version, if_match)?;
     Ok(versioned(
         db::write_for(&app, &ctx, move |conn, ctx| {
@@ -316,7 +309,7 @@ pub async fn approve_expense(
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
 ) -> Result<Versioned, AppError> {
-    gate(&ctx, Role::Admin)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let expected = Expected::from_parts(body.version, if_match)?;
     let e = db::write_for_retrying(&app, &ctx, move |conn, ctx| {
         expenses::approve(conn, ctx, id, expected)
@@ -351,7 +344,7 @@ pub async fn reject_expense(
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<RejectBody>,
 ) -> Result<Versioned, AppError> {
-    gate(&ctx, Role::Admin)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let mut c = Checks::new();
     c.text("reason", &body.reason, 1000);
     c.finish()?;
@@ -381,7 +374,7 @@ pub async fn delete_expense(
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
 ) -> Result<StatusCode, AppError> {
-    gate(&ctx, Role::Member)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let expected = if_match
         .map(|m| Expected::from_parts(None, Some(m)))
         .transpose()?;

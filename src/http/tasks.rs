@@ -128,26 +128,20 @@ pub struct TaskListQuery {
 impl TaskListQuery {
     fn parse(&self) -> Result<(TaskFilter, TaskSort), AppError> {
         let mut c = Checks::new();
-        let status = match self.status.as_deref() {
-            None => None,
-            Some(s) => {
-                let parsed = TaskStatus::parse(s);
-                if parsed.is_none() {
-                    c.fail("status", "must be pending, in_progress or completed");
-                }
-                parsed
-            }
-        };
-        let sort = match self.sort.as_deref() {
-            None => TaskSort::CreatedDesc,
-            Some(s) => TaskSort::parse(s).unwrap_or_else(|| {
-                c.fail(
-                    "sort",
-                    "must be -created_at, created_at, due_at or -priority",
-                );
-                TaskSort::CreatedDesc
-            }),
-        };
+        let status = c.choice(
+            "status",
+            self.status.as_deref(),
+            TaskStatus::parse,
+            "must be pending, in_progress or completed",
+        );
+        let sort = c
+            .choice(
+                "sort",
+                self.sort.as_deref(),
+                TaskSort::parse,
+                "must be -created_at, created_at, due_at or -priority",
+            )
+            .unwrap_or(TaskSort::CreatedDesc);
         if let Some(p) = self.priority_gte {
             c.range("priority_gte", p, 0, 10);
         }

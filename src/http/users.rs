@@ -106,14 +106,14 @@ pub async fn list_users(
     AppQuery(q): AppQuery<UserListQuery>,
     PageParams(page): PageParams,
 ) -> Result<Json<Page<User>>, AppError> {
-    let role = q
-        .role
-        .as_deref()
-        .map(|r| {
-            Role::parse(r)
-                .ok_or_else(|| AppError::invalid("role", "must be admin, member or viewer"))
-        })
-        .transpose()?;
+    let mut c = Checks::new();
+    let role = c.choice(
+        "role",
+        q.role.as_deref(),
+        Role::parse,
+        "must be admin, member or viewer",
+    );
+    c.finish()?;
     let filter = UserFilter {
         role,
         is_active: q.is_active,
