@@ -9,6 +9,12 @@ use tenantry::db::{migrations, pool};
 use tenantry::ops;
 use tenantry::server::{self, Database};
 
+/// mimalloc instead of the system allocator: a request makes many small, short-lived
+/// allocations across threads (hyper buffers, JSON, log lines), which glibc's malloc
+/// serves with more locking and consolidation work (seen in `perf` of the benchmark).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "tenantry", version, about = "Multi-tenant REST API server")]
 struct Cli {
