@@ -1,6 +1,8 @@
 //! The tracing subscriber: human-readable (`LOG_FORMAT=pretty`, the default) or one JSON
-//! object per line (`LOG_FORMAT=json`). Both print the fields of the enclosing request
+//! object per line (`LOG_FORMAT=json`, formatted by [`json`]). Both print the fields of the enclosing request
 //! span (request id, tenant id, method, route) on every line logged inside a request.
+
+mod json;
 
 use tracing_subscriber::EnvFilter;
 
@@ -14,9 +16,8 @@ pub fn init(format: LogFormat) {
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(json::JsonFields)
+            .event_format(json::JsonLines)
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
