@@ -257,7 +257,12 @@ mod tests {
             span.record("tenant_id", tracing::field::display("t-1"));
             let inner = span.in_scope(|| tracing::info_span!("inner", step = 2_u64));
             span.in_scope(|| {
-                tracing::info!(status = 200_u64, duration_ms = 1.5, ok = true, "request finished")
+                tracing::info!(
+                    status = 200_u64,
+                    duration_ms = 1.5,
+                    ok = true,
+                    "request finished"
+                )
             });
             inner.in_scope(|| tracing::warn!(delta = -3_i64, "nested"));
             tracing::error!(cause = "outside", "no span");
@@ -287,9 +292,9 @@ mod tests {
         let nasty = "quote \" backslash \\ newline \n tab \t bell \u{7} é";
         let out = lines(|| {
             let span = tracing::info_span!("request", route = nasty);
-            span.in_scope(|| {
-                tracing::info!(text = nasty, shown = %nasty, ratio = f64::NAN, "{nasty}")
-            });
+            span.in_scope(
+                || tracing::info!(text = nasty, shown = %nasty, ratio = f64::NAN, "{nasty}"),
+            );
         });
         assert_eq!(out.len(), 1);
         assert_eq!(out[0]["fields"]["text"], nasty);
