@@ -129,19 +129,11 @@ impl Visit for Members<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         // `%x` fields arrive here too, as a Debug that prints the Display form.
-        self.member(field, |w| {
-            w.write_char('"')?;
-            write!(Escaped(w), "{value:?}")?;
-            w.write_char('"')
-        });
+        self.member(field, |w| write_quoted(w, format_args!("{value:?}")));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.member(field, |w| {
-            w.write_char('"')?;
-            write!(Escaped(w), "{value}")?;
-            w.write_char('"')
-        });
+        self.member(field, |w| write_quoted(w, format_args!("{value}")));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -170,6 +162,13 @@ impl Visit for Members<'_> {
 fn write_json_str(w: &mut impl Write, value: &str) -> fmt::Result {
     w.write_char('"')?;
     Escaped(&mut *w).write_str(value)?;
+    w.write_char('"')
+}
+
+/// `value`, rendered, as a JSON string literal.
+fn write_quoted(w: &mut impl Write, value: fmt::Arguments<'_>) -> fmt::Result {
+    w.write_char('"')?;
+    Escaped(&mut *w).write_fmt(value)?;
     w.write_char('"')
 }
 
