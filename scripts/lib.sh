@@ -32,6 +32,8 @@ ensure_deps() {
   if [ -z "${DATABASE_URL:-}" ] && ! have_pg_server; then pkgs+=(postgresql); fi
   if ! have_libpq; then pkgs+=(libpq-dev); fi
   if ! command -v pkg-config >/dev/null 2>&1; then pkgs+=(pkg-config); fi
+  # A C compiler: rustc links with `cc`, and mimalloc (the server's allocator) is C.
+  if ! command -v cc >/dev/null 2>&1; then pkgs+=(gcc libc6-dev); fi
   if [ ${#pkgs[@]} -gt 0 ]; then apt_install "${pkgs[@]}"; fi
   if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo not found: install Rust from https://rustup.rs" >&2
