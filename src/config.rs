@@ -36,6 +36,9 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// Queries slower than this are logged as warnings.
     pub slow_query: Duration,
+    /// `MIGRATION_DATABASE_URL`: the owner's URL, for migrations and the platform path,
+    /// when `DATABASE_URL` names the restricted application role.
+    pub migration_database_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +58,10 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("slow_query", &self.slow_query)
+            .field(
+                "migration_database_url",
+                &self.migration_database_url.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
@@ -109,6 +116,7 @@ impl Config {
                 3_000,
             )?),
             slow_query: Duration::from_millis(parse_or(&get, "SLOW_QUERY_MS", 100)?),
+            migration_database_url: get("MIGRATION_DATABASE_URL"),
         })
     }
 }
@@ -176,10 +184,12 @@ mod tests {
         let c = Config::from_lookup(env(&[
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
             ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+            ("MIGRATION_DATABASE_URL", "postgres://o:swordfish@h/db"),
         ]))
         .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("swordfish"));
         assert!(!shown.contains("abcdef-secret"));
     }
 

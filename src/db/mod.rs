@@ -1,8 +1,11 @@
 //! Database access: the r2d2 pool, the private PostgreSQL cluster, embedded migrations,
 //! keyset pagination, and the helpers through which every query runs.
 //!
-//! Diesel is synchronous, so every database call goes through [`run`] (or the
-//! tenant-scoped [`read_for`] / [`write_for`]): the closure runs on Tokio's blocking pool,
+//! Diesel is synchronous, so every database call goes through one of three helpers:
+//! the tenant-scoped [`read_for`] / [`write_for`] (tenant pool, application role,
+//! row-level security keyed by the request's tenant) or [`platform`] (platform pool,
+//! the owner's role, every tenant; its callers are listed in [`platform`](mod@platform)).
+//! The closure runs on Tokio's blocking pool,
 //! inside the caller's tracing span, and the pooled connection is taken *inside* the
 //! closure and returned as soon as it ends. No extractor ever holds a connection.
 
@@ -12,9 +15,12 @@ pub mod instrumentation;
 pub mod locking;
 pub mod migrations;
 pub mod pagination;
+pub mod platform;
 pub mod pool;
+pub mod tenant_scope;
 
-use diesel::Connection;
+use std::sync::Arc;
+
 use diesel::pg::PgConnection;
 
 use crate::app::App;
@@ -23,11 +29,14 @@ use crate::error::AppError;
 
 pub use pool::DbPool;
 
-/// Runs `f` with a pooled connection on the blocking thread pool.
-///
-/// Use it for work that is not scoped to one tenant (platform routes, login, health);
-/// tenant data goes through [`read_for`] or [`write_for`].
-pub async fn run<T, F>(app: &App, f: F) -> Result<T, AppError>
+/// Runs `f` with a connection of `pool` on the blocking thread pool, after waiting
+/// for one of `slots`.
+async fn with_conn<T, F>(
+    app: &App,
+    pool: &DbPool,
+    slots: &Arc<tokio::sync::Semaphore>,
+    f: F,
+) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
@@ -35,17 +44,14 @@ where
     // Wait for a connection as a cheap future rather than as a parked blocking thread:
     // with more requests in flight than connections, the blocking pool would otherwise
     // fill with threads that only wait on the pool's condition variable.
-    let permit = tokio::time::timeout(
-        app.config.db_acquire_timeout,
-        app.db_slots.clone().acquire_owned(),
-    )
-    .await
-    .map_err(|_| {
-        crate::metrics::record_pool_timeout();
-        AppError::DatabaseUnavailable("timed out waiting for a database connection".into())
-    })?
-    .map_err(|_| AppError::internal("database slots closed"))?;
-    let pool = app.pool.clone();
+    let permit = tokio::time::timeout(app.config.db_acquire_timeout, slots.clone().acquire_owned())
+        .await
+        .map_err(|_| {
+            crate::metrics::record_pool_timeout();
+            AppError::DatabaseUnavailable("timed out waiting for a database connection".into())
+        })?
+        .map_err(|_| AppError::internal("database slots closed"))?;
+    let pool = pool.clone();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -61,30 +67,59 @@ where
     .map_err(|join| AppError::internal(format!("database task failed: {join}")))?
 }
 
-/// Runs tenant-scoped reads: a single statement needs no transaction, which saves two
-/// round trips on the hot path.
+/// Runs `f` on the tenant pool with no tenant set: every tenant table (and `tenants`)
+/// looks empty to it. Only for statements that read no tenant data (the readiness
+/// probe's `SELECT 1`).
+pub async fn unscoped<T, F>(app: &App, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    with_conn(app, &app.pool, &app.db_slots, f).await
+}
+
+/// Runs platform work that must see across tenants: the one path that does not run as
+/// the application role. Every caller is listed in [`platform`](self::platform).
+pub async fn platform<T, F>(app: &App, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    with_conn(app, &app.platform_pool, &app.platform_slots, f).await
+}
+
+/// Runs tenant-scoped reads in a read-only transaction whose `app.tenant_id` is the
+/// context's tenant.
 ///
-/// This helper and [`write_for`] are the only entry points for tenant data. Row-level
-/// security (DESIGN.md, third wall) would set `app.tenant_id` transaction-locally here,
-/// in one place, without touching any repository.
+/// This helper and [`write_for`] are the only entry points for tenant data, and the
+/// only places the tenant setting is made (DESIGN.md, third wall): see [`tenant_scope`].
+/// A read used to be one statement without a transaction; the setting costs it the
+/// transaction's two extra round trips (measured in docs/benchmarks.md).
 pub async fn read_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
     let ctx = ctx.clone();
-    run(app, move |conn| f(conn, &ctx)).await
+    unscoped(app, move |conn| {
+        tenant_scope::transaction(conn, &ctx, tenant_scope::Access::ReadOnly, f)
+    })
+    .await
 }
 
 /// Runs tenant-scoped changes in one transaction: the change and its audit row commit
-/// together or not at all.
+/// together or not at all. The tenant setting is made in the transaction's first round
+/// trip, together with `BEGIN`, so it costs writes nothing.
 pub async fn write_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
     let ctx = ctx.clone();
-    run(app, move |conn| conn.transaction(|conn| f(conn, &ctx))).await
+    unscoped(app, move |conn| {
+        tenant_scope::transaction(conn, &ctx, tenant_scope::Access::ReadWrite, f)
+    })
+    .await
 }
 
 /// Attempts of a transaction that keeps losing to contention.

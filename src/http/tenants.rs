@@ -161,7 +161,7 @@ pub async fn create_tenant(
         features_enabled: features_json(features),
     };
     let (tenant, admin_user) =
-        db::run(&app, move |conn| tenants::create(conn, new, first_admin)).await?;
+        db::platform(&app, move |conn| tenants::create(conn, new, first_admin)).await?;
     tracing::info!(platform_admin = %admin.name, tenant_id = %tenant.id, code = %tenant.code, "tenant created");
     Ok((
         StatusCode::CREATED,
@@ -197,7 +197,7 @@ pub async fn list_tenants(
     let status = q.status.as_deref().map(parse_status).transpose()?;
     let after: Option<TenantKey> = page.after(&app.cursors, CURSOR_TAG)?;
     let limit = page.fetch_limit();
-    let rows = db::run(&app, move |conn| {
+    let rows = db::platform(&app, move |conn| {
         tenants::list(conn, status.map(|s| s.as_str()), after, limit)
     })
     .await?;
@@ -221,7 +221,7 @@ pub async fn get_tenant(
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Json<Tenant>, AppError> {
     Ok(Json(
-        db::run(&app, move |conn| tenants::find(conn, id)).await?,
+        db::platform(&app, move |conn| tenants::find(conn, id)).await?,
     ))
 }
 
@@ -273,7 +273,7 @@ pub async fn update_tenant(
         max_storage_gb: body.max_storage_gb,
     };
     let features = body.features_enabled.map(features_json);
-    let tenant = db::run(&app, move |conn| {
+    let tenant = db::platform(&app, move |conn| {
         tenants::update(conn, id, changes, features)
     })
     .await?;
@@ -292,7 +292,7 @@ pub async fn delete_tenant(
     admin: PlatformAdmin,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    let removed = db::run(&app, move |conn| tenants::delete(conn, id)).await?;
+    let removed = db::platform(&app, move |conn| tenants::delete(conn, id)).await?;
     app.principals.invalidate_tenant(id);
     tracing::info!(platform_admin = %admin.name, tenant_id = %id, removed = ?removed, "tenant deleted");
     Ok(StatusCode::NO_CONTENT)

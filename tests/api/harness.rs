@@ -330,7 +330,8 @@ impl TestApp {
             .await
             .expect("create db");
         let config = test_config(&db.url, extra);
-        let pool = pool::build(
+        let pools = pool::build_pools(
+            &db.url,
             &db.url,
             &pool::PoolOptions {
                 max_size: config.db_pool_size,
@@ -339,7 +340,7 @@ impl TestApp {
                 slow_query: config.slow_query,
             },
         );
-        let state = App::new(config, pool, JWT_SECRET);
+        let state = App::new(config, pools, JWT_SECRET);
         let router = tenantry::router(state.clone());
         TestApp { state, router, db }
     }

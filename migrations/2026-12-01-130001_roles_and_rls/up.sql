@@ -1,0 +1,134 @@
+-- The third wall (DESIGN.md "Isolation"): PostgreSQL itself refuses another tenant's
+-- rows, whatever the query says.
+--
+-- Roles (cluster-wide, so created only when missing; every database migrated on the
+-- same server shares them):
+--   tenantry_app       what every tenant request runs as (the server's tenant pool does
+--                      SET ROLE tenantry_app on each new connection). No SUPERUSER,
+--                      CREATEDB, CREATEROLE or BYPASSRLS, owns nothing, and holds only
+--                      the row privileges tenant requests need.
+--   tenantry_platform  the platform path (login lookup, principal load, tenant
+--                      lifecycle, /utils/db, operator commands): granted to the role that
+--                      runs the migrations (the owner). It is not a BYPASSRLS role (only a
+--                      superuser may grant that); a policy per table lets it see every
+--                      tenant instead, so the exception is visible in the catalog.
+-- The owner is whoever runs the migrations (it owns the tables). With FORCE ROW LEVEL
+-- SECURITY the owner is held to the policies too; it sees every tenant only through
+-- its membership of tenantry_platform.
+DO $$
+BEGIN
+    BEGIN
+        CREATE ROLE tenantry_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL; -- made by an earlier migration of another database, or concurrently
+    END;
+    BEGIN
+        CREATE ROLE tenantry_platform NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;
+    END;
+    -- The migrating role must be able to SET ROLE tenantry_app (the tenant pool does)
+    -- and sees every tenant through tenantry_platform.
+    IF NOT pg_has_role(current_user, 'tenantry_app', 'MEMBER') THEN
+        EXECUTE format('GRANT tenantry_app TO %I', current_user);
+    END IF;
+    IF NOT pg_has_role(current_user, 'tenantry_platform', 'MEMBER') THEN
+        EXECUTE format('GRANT tenantry_platform TO %I', current_user);
+    END IF;
+END;
+$$;
+
+-- Enables and forces row-level security on one tenant table, with the two policies
+-- every tenant table has, and grants the application role its row privileges. Later
+-- migrations call it for every new tenant table (tests/api/schema_rules.rs fails
+-- otherwise). `key` is the column holding the tenant id.
+--
+-- The tenant policy compares with the transaction-local setting app.tenant_id, which
+-- only db::read_for / db::write_for set (SET LOCAL, from the verified token). Unset, or
+-- reset to '' when its transaction ended, NULLIF makes it NULL: the comparison is never
+-- true, so an unscoped connection sees no rows and cannot write any, and never errors.
+-- current_setting is STABLE, so the comparison is an index condition like
+-- `tenant_id = $1`.
+CREATE FUNCTION tenantry_protect(tbl regclass, key text DEFAULT 'tenant_id')
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
+    EXECUTE format(
+        'CREATE POLICY tenant_isolation ON %s
+             USING (%2$I = NULLIF(current_setting(''app.tenant_id'', true), '''')::uuid)
+             WITH CHECK (%2$I = NULLIF(current_setting(''app.tenant_id'', true), '''')::uuid)',
+        tbl, key);
+    EXECUTE format('DROP POLICY IF EXISTS platform_access ON %s', tbl);
+    EXECUTE format(
+        'CREATE POLICY platform_access ON %s TO tenantry_platform USING (true) WITH CHECK (true)',
+        tbl);
+END;
+$$;
+REVOKE ALL ON FUNCTION tenantry_protect(regclass, text) FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA public TO tenantry_app;
+
+-- Every table with a tenant_id column (audit_logs partitions included: a partition
+-- read directly is checked against its own policies, not its parent's).
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass
+          FROM pg_class c
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+         ORDER BY c.oid
+    LOOP
+        PERFORM tenantry_protect(t);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO tenantry_app', t);
+    END LOOP;
+END;
+$$;
+
+-- tenants is platform data, but a tenant request reads its own row (features, quotas)
+-- and locks it (user quota): SELECT, and UPDATE on one column because a row lock needs
+-- an UPDATE privilege. Its policy is keyed by id.
+SELECT tenantry_protect('tenants', 'id');
+GRANT SELECT, UPDATE (updated_at) ON tenants TO tenantry_app;
+
+-- Tables created later by this role (monthly audit partitions, new tenant tables) get
+-- the same row privileges; their policies come from tenantry_protect.
+ALTER DEFAULT PRIVILEGES IN SCHEMA public
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO tenantry_app;
+
+-- Partition maintenance is platform work.
+REVOKE ALL ON FUNCTION ensure_audit_log_partitions(integer) FROM PUBLIC;
+
+-- New monthly partitions get row-level security and the grants as they are made (by
+-- migrate, at server start and by /utils/db/optimize).
+CREATE OR REPLACE FUNCTION ensure_audit_log_partitions(months_ahead integer DEFAULT 2)
+RETURNS SETOF text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    first_month date := date_trunc('month', now() AT TIME ZONE 'UTC')::date;
+    month_start date;
+    part_name   text;
+BEGIN
+    FOR i IN 0..months_ahead LOOP
+        month_start := (first_month + make_interval(months => i))::date;
+        part_name := format('audit_logs_%s', to_char(month_start, 'YYYY_MM'));
+        IF to_regclass(part_name) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE %I PARTITION OF audit_logs FOR VALUES FROM (%L) TO (%L)',
+                part_name,
+                (month_start::timestamp AT TIME ZONE 'UTC'),
+                ((month_start + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
+            PERFORM tenantry_protect(part_name::regclass);
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO tenantry_app', part_name);
+            RETURN NEXT part_name;
+        END IF;
+    END LOOP;
+END;
+$$;
