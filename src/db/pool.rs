@@ -70,6 +70,9 @@ impl ManageConnection for Manager {
 /// The role tenant requests run as: no superuser, no `BYPASSRLS`, owns nothing (made by
 /// the `roles_and_rls` migration).
 pub const APP_ROLE: &str = "tenantry_app";
+/// The role whose members see every tenant's rows (a policy on every tenant table):
+/// granted to the owner, never to [`APP_ROLE`].
+pub const PLATFORM_ROLE: &str = "tenantry_platform";
 
 /// Which of the two pools a pool is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
