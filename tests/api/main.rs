@@ -16,6 +16,7 @@ mod ops;
 mod ops_support;
 mod projects;
 mod rate_limit;
+mod rls;
 mod schema_rules;
 mod seed;
 mod tasks;

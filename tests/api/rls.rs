@@ -1,0 +1,423 @@
+//! The third wall alone (DESIGN.md "Isolation"): through the tenant path
+//! (`db::read_for` / `db::write_for`), PostgreSQL itself shows and changes only the
+//! caller's rows, even for SQL with no tenant filter at all; the composite foreign keys
+//! hold with row-level security off; and the tenant setting never leaks through the
+//! pool (a pool of one connection, tenants interleaved, a failed transaction and a
+//! dropped request between them), while the platform path still sees every tenant.
+
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::Request;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use serde_json::json;
+use tenantry::auth::TenantContext;
+use tenantry::db;
+use tenantry::error::AppError;
+use tenantry::repos::tenants::TENANT_TABLES;
+use uuid::Uuid;
+
+use crate::harness::{TenantFixture, TestApp};
+use crate::ops_support::{populate_every_domain, refresh_metrics};
+
+/// The context the JWT extractor builds for `token` (the only way to make one).
+async fn context(app: &TestApp, token: &str) -> TenantContext {
+    let (mut parts, _) = Request::builder()
+        .uri("/api/v1/tenant")
+        .header("authorization", format!("Bearer {token}"))
+        .body(())
+        .expect("request")
+        .into_parts();
+    TenantContext::from_request_parts(&mut parts, &app.state)
+        .await
+        .expect("tenant context")
+}
+
+#[derive(QueryableByName, Debug)]
+struct TenantOfRow {
+    #[diesel(sql_type = SqlUuid)]
+    tenant_id: Uuid,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// `tenant_id` of every row of `table`, read with no WHERE at all.
+fn unfiltered(conn: &mut PgConnection, table: &str) -> Result<Vec<Uuid>, AppError> {
+    Ok(diesel::sql_query(format!("SELECT tenant_id FROM {table}"))
+        .load::<TenantOfRow>(conn)?
+        .into_iter()
+        .map(|r| r.tenant_id)
+        .collect())
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> Result<i64, AppError> {
+    Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.n)
+}
+
+/// Two tenants with rows in every tenant table.
+async fn two_populated_tenants(app: &TestApp) -> (TenantFixture, TenantFixture) {
+    let a = app.tenant("rls-a").await;
+    let b = app.tenant("rls-b").await;
+    populate_every_domain(app, &a).await;
+    populate_every_domain(app, &b).await;
+    refresh_metrics(&app.db).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn unfiltered_sql_on_the_tenant_path_sees_and_changes_only_the_callers_rows() {
+    let app = TestApp::new().await;
+    let (a, b) = two_populated_tenants(&app).await;
+    let ctx = context(&app, &a.admin.token).await;
+
+    for table in TENANT_TABLES.iter().copied().chain(["audit_logs_default"]) {
+        let rows = db::read_for(&app.state, &ctx, move |conn, _| unfiltered(conn, table))
+            .await
+            .expect("read");
+        let total = app.db.scalar(&format!("SELECT count(*) FROM {table}"));
+        let own = app.db.scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE tenant_id = '{}'",
+            a.id
+        ));
+        assert!(rows.iter().all(|t| *t == a.id), "{table}: only A's rows");
+        assert_eq!(rows.len() as i64, own, "{table}: every one of A's rows");
+        if table != "audit_logs_default" {
+            assert!(
+                total > own,
+                "{table}: B has rows too, so the test means something"
+            );
+        }
+    }
+    // `tenants` shows the caller's own row only.
+    let tenants = db::read_for(&app.state, &ctx, |conn, _| {
+        count(conn, "SELECT count(*) AS n FROM tenants")
+    })
+    .await
+    .expect("tenants");
+    assert_eq!(tenants, 1);
+
+    // UPDATE and DELETE without a tenant filter touch A's rows only.
+    let b_items = app.db.scalar(&format!(
+        "SELECT count(*) FROM items WHERE tenant_id = '{}'",
+        b.id
+    ));
+    let b_titles = app.db.scalar(&format!(
+        "SELECT count(*) FROM tasks WHERE tenant_id = '{}' AND title NOT LIKE 'rls %'",
+        b.id
+    ));
+    let a_tasks = app.db.scalar(&format!(
+        "SELECT count(*) FROM tasks WHERE tenant_id = '{}'",
+        a.id
+    ));
+    let (updated, deleted) = db::write_for(&app.state, &ctx, |conn, _| {
+        let u = diesel::sql_query("UPDATE tasks SET title = 'rls ' || title").execute(conn)?;
+        let d = diesel::sql_query("DELETE FROM items").execute(conn)?;
+        Ok((u, d))
+    })
+    .await
+    .expect("write");
+    assert_eq!(updated as i64, a_tasks);
+    assert!(deleted > 0);
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM items WHERE tenant_id = '{}'",
+            a.id
+        )),
+        0
+    );
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM items WHERE tenant_id = '{}'",
+            b.id
+        )),
+        b_items,
+        "B's items are untouched"
+    );
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM tasks WHERE tenant_id = '{}' AND title NOT LIKE 'rls %'",
+            b.id
+        )),
+        b_titles,
+        "B's tasks are untouched"
+    );
+}
+
+#[tokio::test]
+async fn an_insert_naming_another_tenant_is_refused_by_the_policy() {
+    let app = TestApp::new().await;
+    let a = app.tenant("rls-ins-a").await;
+    let b = app.tenant("rls-ins-b").await;
+    let ctx = context(&app, &a.admin.token).await;
+    let (b_id, b_admin) = (b.id, b.admin.id);
+    let refused = db::write_for(&app.state, &ctx, move |conn, _| {
+        // In a savepoint, so the error is ours to look at and the transaction lives on.
+        let attempt = conn.transaction(|conn| {
+            diesel::sql_query(
+                "INSERT INTO projects (tenant_id, id, name, owner_id) VALUES ($1, $2, 'intruder', $3)",
+            )
+            .bind::<SqlUuid, _>(b_id)
+            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<SqlUuid, _>(b_admin)
+            .execute(conn)
+        });
+        Ok(attempt.map_err(|e| e.to_string()))
+    })
+    .await
+    .expect("transaction");
+    let message = refused.expect_err("the insert is refused");
+    assert!(
+        message.contains("row-level security policy"),
+        "refused by the policy: {message}"
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT count(*) FROM projects WHERE name = 'intruder'"),
+        0
+    );
+    // Moving a row to another tenant is refused the same way.
+    let project = app
+        .post("/api/v1/projects", &a.admin.token, json!({"name": "mine"}))
+        .await;
+    project.expect(201, None);
+    let id = project.id();
+    let moved = db::write_for(&app.state, &ctx, move |conn, _| {
+        let attempt = conn.transaction(|conn| {
+            diesel::sql_query("UPDATE projects SET tenant_id = $1 WHERE id = $2")
+                .bind::<SqlUuid, _>(b_id)
+                .bind::<SqlUuid, _>(id)
+                .execute(conn)
+        });
+        Ok(attempt.map_err(|e| e.to_string()))
+    })
+    .await
+    .expect("transaction");
+    assert!(moved.is_err(), "a row cannot be moved out of the tenant");
+}
+
+/// The second wall alone: with row-level security switched off, a task still cannot
+/// point at another tenant's project.
+#[tokio::test]
+async fn with_rls_off_the_composite_keys_still_refuse_a_cross_tenant_reference() {
+    let app = TestApp::new().await;
+    let a = app.tenant("rls-fk-a").await;
+    let b = app.tenant("rls-fk-b").await;
+    let project = app
+        .post("/api/v1/projects", &b.admin.token, json!({"name": "b's"}))
+        .await;
+    project.expect(201, None);
+    let b_project = project.id();
+    app.db.exec(&format!(
+        "{} ALTER TABLE tenants NO FORCE ROW LEVEL SECURITY; ALTER TABLE tenants DISABLE ROW LEVEL SECURITY;",
+        TENANT_TABLES
+            .iter()
+            .map(|t| format!(
+                "ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY; ALTER TABLE {t} DISABLE ROW LEVEL SECURITY;"
+            ))
+            .collect::<String>()
+    ));
+    assert_eq!(
+        app.db
+            .scalar("SELECT count(*) FROM pg_class WHERE relname = 'tasks' AND relrowsecurity"),
+        0
+    );
+    let ctx = context(&app, &a.admin.token).await;
+    let a_id = a.id;
+    let refused = db::write_for(&app.state, &ctx, move |conn, _| {
+        let attempt = conn.transaction(|conn| {
+            diesel::sql_query(
+                "INSERT INTO tasks (tenant_id, id, project_id, title) VALUES ($1, $2, $3, 'sneaky')",
+            )
+            .bind::<SqlUuid, _>(a_id)
+            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<SqlUuid, _>(b_project)
+            .execute(conn)
+        });
+        Ok(attempt.map_err(|e| e.to_string()))
+    })
+    .await
+    .expect("transaction");
+    let message = refused.expect_err("refused");
+    assert!(message.contains("foreign key"), "{message}");
+    // And with RLS off the unfiltered read does see B: the walls are independent.
+    let seen = db::read_for(&app.state, &ctx, |conn, _| unfiltered(conn, "projects"))
+        .await
+        .expect("read");
+    assert!(seen.contains(&b.id));
+}
+
+/// Lists `/api/v1/projects` as `tenant` and asserts every project is its own.
+async fn sees_only_own_projects(app: &TestApp, tenant: &TenantFixture, own: &[Uuid]) {
+    let r = app
+        .get("/api/v1/projects?limit=100", &tenant.admin.token)
+        .await;
+    r.expect(200, None);
+    let ids: Vec<Uuid> = r.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|p| Uuid::parse_str(p["id"].as_str().expect("id")).expect("uuid"))
+        .collect();
+    assert_eq!(ids.len(), own.len(), "{}: {}", tenant.code, r.text);
+    assert!(ids.iter().all(|id| own.contains(id)), "{}", tenant.code);
+}
+
+#[tokio::test]
+async fn the_tenant_setting_never_leaks_through_a_pool_of_one_connection() {
+    let app = TestApp::with_env(&[("DB_POOL_SIZE", "1")]).await;
+    assert_eq!(app.state.pool.max_size(), 1);
+    let a = app.tenant("leak-a").await;
+    let b = app.tenant("leak-b").await;
+    let mut own_a = Vec::new();
+    let mut own_b = Vec::new();
+    for i in 0..3 {
+        let r = app
+            .post(
+                "/api/v1/projects",
+                &a.admin.token,
+                json!({"name": format!("a{i}")}),
+            )
+            .await;
+        own_a.push(r.id());
+        let r = app
+            .post(
+                "/api/v1/projects",
+                &b.admin.token,
+                json!({"name": format!("b{i}")}),
+            )
+            .await;
+        own_b.push(r.id());
+    }
+    let ctx_a = context(&app, &a.admin.token).await;
+    let ctx_b = context(&app, &b.admin.token).await;
+
+    // After a request: the connection (the only one) carries no tenant.
+    sees_only_own_projects(&app, &a, &own_a).await;
+    let left = db::unscoped(&app.state, |conn| {
+        #[derive(QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+            v: Option<String>,
+        }
+        Ok(
+            diesel::sql_query("SELECT current_setting('app.tenant_id', true) AS v")
+                .get_result::<Setting>(conn)?
+                .v,
+        )
+    })
+    .await
+    .expect("setting");
+    assert!(left.unwrap_or_default().is_empty(), "no tenant left behind");
+    let unscoped_rows = db::unscoped(&app.state, |conn| {
+        count(conn, "SELECT count(*) AS n FROM projects")
+    })
+    .await
+    .expect("unscoped");
+    assert_eq!(unscoped_rows, 0, "without a tenant nothing is visible");
+
+    // A request of A that fails in the middle of its transaction.
+    let failed = db::write_for(&app.state, &ctx_a, |conn, _| {
+        diesel::sql_query("UPDATE projects SET name = 'half-done'").execute(conn)?;
+        diesel::sql_query("SELECT 1/0").execute(conn)?;
+        Ok(())
+    })
+    .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        app.db
+            .scalar("SELECT count(*) FROM projects WHERE name = 'half-done'"),
+        0,
+        "rolled back"
+    );
+    sees_only_own_projects(&app, &b, &own_b).await;
+
+    // A request of A whose client goes away while its query runs: the future is
+    // dropped, the query finishes on the blocking pool, the connection comes back.
+    let slow = db::read_for(&app.state, &ctx_a, |conn, _| {
+        diesel::sql_query("SELECT pg_sleep(0.3)").execute(conn)?;
+        unfiltered(conn, "projects")
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), slow)
+            .await
+            .is_err(),
+        "the request was abandoned"
+    );
+    let after_hang_up = db::read_for(&app.state, &ctx_b, |conn, _| unfiltered(conn, "projects"))
+        .await
+        .expect("read");
+    assert_eq!(after_hang_up.len(), own_b.len());
+    assert!(after_hang_up.iter().all(|t| *t == b.id));
+
+    // Interleaved, concurrently, on the one connection.
+    let mut handles = Vec::new();
+    for i in 0..20 {
+        let (state, ctx, me) = if i % 2 == 0 {
+            (app.state.clone(), ctx_a.clone(), a.id)
+        } else {
+            (app.state.clone(), ctx_b.clone(), b.id)
+        };
+        handles.push(tokio::spawn(async move {
+            let rows = db::read_for(&state, &ctx, |conn, _| unfiltered(conn, "projects"))
+                .await
+                .expect("read");
+            assert_eq!(rows.len(), 3);
+            assert!(rows.iter().all(|t| *t == me));
+        }));
+    }
+    for h in handles {
+        h.await.expect("interleaved request");
+    }
+    sees_only_own_projects(&app, &a, &own_a).await;
+    sees_only_own_projects(&app, &b, &own_b).await;
+
+    // The platform path, after all that, still sees every tenant.
+    let everyone = db::platform(&app.state, |conn| {
+        count(conn, "SELECT count(*) AS n FROM projects")
+    })
+    .await
+    .expect("platform");
+    assert_eq!(everyone, 6);
+}
+
+/// Only the files listed in `db::platform::CALLERS` call the platform path; tenant
+/// handlers call `read_for` / `write_for` only.
+#[test]
+fn only_the_listed_files_reach_the_platform_path() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(&src)
+                .expect("under src")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&path).expect("read file");
+            if (text.contains("db::platform(") || text.contains("platform_pool"))
+                && !tenantry::db::platform::CALLERS.contains(&rel.as_str())
+                && !matches!(
+                    rel.as_str(),
+                    "db/mod.rs" | "db/pool.rs" | "app.rs" | "db/platform.rs"
+                )
+            {
+                offenders.push(rel);
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "unlisted platform callers: {offenders:?}"
+    );
+}
