@@ -45,7 +45,7 @@ pub fn open_database(config: &Config) -> Result<Database, BoxError> {
         None => {
             let cluster = PrivateCluster::start(&config.data_dir)?;
             Ok(Database {
-                url: cluster.url(),
+                url: cluster.app_url(),
                 platform_url: cluster.url(),
                 cluster: Some(cluster),
             })

@@ -17,16 +17,21 @@
 -- its membership of tenantry_platform.
 DO $$
 BEGIN
-    BEGIN
-        CREATE ROLE tenantry_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN
-        NULL; -- made by an earlier migration of another database, or concurrently
-    END;
-    BEGIN
-        CREATE ROLE tenantry_platform NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN
-        NULL;
-    END;
+    -- Checked first, so an owner without CREATEROLE migrates when a DBA made the roles.
+    IF to_regrole('tenantry_app') IS NULL THEN
+        BEGIN
+            CREATE ROLE tenantry_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL; -- made concurrently by the migration of another database
+        END;
+    END IF;
+    IF to_regrole('tenantry_platform') IS NULL THEN
+        BEGIN
+            CREATE ROLE tenantry_platform NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
+    END IF;
     -- The migrating role must be able to SET ROLE tenantry_app (the tenant pool does)
     -- and sees every tenant through tenantry_platform.
     IF NOT pg_has_role(current_user, 'tenantry_app', 'MEMBER') THEN

@@ -133,6 +133,13 @@ fn server() -> &'static Server {
     })
 }
 
+/// `url` with its user and password replaced.
+pub fn with_login(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("scheme");
+    let (_, host) = rest.split_once('@').expect("user in URL");
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
 /// Splits `scheme://auth@host:port/db?params` into the part before the database name
 /// and the part after it.
 fn split_url(url: &str) -> (String, String) {
@@ -329,10 +336,23 @@ impl TestApp {
         let db = tokio::task::spawn_blocking(TestDb::new)
             .await
             .expect("create db");
-        let config = test_config(&db.url, extra);
+        let url = db.url.clone();
+        Self::with_logins(db, &url, &url, extra)
+    }
+
+    /// An app on `db` whose tenant pool logs in with `tenant_url` and whose platform
+    /// pool with `platform_url` (the server's `DATABASE_URL` and
+    /// `MIGRATION_DATABASE_URL`).
+    pub fn with_logins(
+        db: TestDb,
+        tenant_url: &str,
+        platform_url: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let config = test_config(tenant_url, extra);
         let pools = pool::build_pools(
-            &db.url,
-            &db.url,
+            tenant_url,
+            platform_url,
             &pool::PoolOptions {
                 max_size: config.db_pool_size,
                 acquire_timeout: config.db_acquire_timeout,

@@ -421,3 +421,142 @@ fn only_the_listed_files_reach_the_platform_path() {
         "unlisted platform callers: {offenders:?}"
     );
 }
+
+/// The three ways `DATABASE_URL` may log in: as a superuser (every other test), as the
+/// owner (not a superuser), or as a restricted login with `MIGRATION_DATABASE_URL`
+/// naming the owner. In each, tenant requests run as the application role.
+#[tokio::test]
+async fn the_server_works_as_the_owner_and_as_a_restricted_login() {
+    use crate::harness::{TestDb, with_login};
+    use tenantry::app::App;
+    use tenantry::db::{migrations, pool};
+
+    let tag = Uuid::new_v4().simple().to_string()[..8].to_string();
+    let (owner, api, secret) = (
+        format!("own_{tag}"),
+        format!("api_{tag}"),
+        format!("pw{tag}"),
+    );
+    let db = tokio::task::spawn_blocking(TestDb::empty)
+        .await
+        .expect("db");
+    // What a DBA does once: the owner (no superuser, no CREATEROLE) and the server's
+    // login, each given the roles the migrations expect.
+    db.exec(&format!(
+        "CREATE ROLE {owner} LOGIN PASSWORD '{secret}' NOSUPERUSER NOCREATEROLE NOCREATEDB;
+         CREATE ROLE {api} LOGIN PASSWORD '{secret}' NOSUPERUSER NOCREATEROLE NOCREATEDB;
+         GRANT tenantry_app, tenantry_platform TO {owner};
+         GRANT tenantry_app TO {api};
+         ALTER DATABASE {} OWNER TO {owner};",
+        db.name
+    ));
+    let owner_url = with_login(&db.url, &owner, &secret);
+    let api_url = with_login(&db.url, &api, &secret);
+    let migrate_url = owner_url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = PgConnection::establish(&migrate_url).expect("owner connects");
+        migrations::run_pending(&mut conn).expect("the owner migrates");
+    })
+    .await
+    .expect("migrate");
+    let superuser_url = db.url.clone();
+
+    // The restricted login, with the owner for the platform path.
+    let app = TestApp::with_logins(db, &api_url, &owner_url, &[]);
+    let a = app.tenant("login-a").await;
+    let b = app.tenant("login-b").await;
+    for (t, name) in [(&a, "a's"), (&b, "b's")] {
+        app.post("/api/v1/projects", &t.admin.token, json!({"name": name}))
+            .await
+            .expect(201, None);
+    }
+    let ctx_a = context(&app, &a.admin.token).await;
+    let seen = db::read_for(&app.state, &ctx_a, |conn, _| unfiltered(conn, "projects"))
+        .await
+        .expect("read");
+    assert_eq!(seen, vec![a.id]);
+    let everyone = db::platform(&app.state, |conn| {
+        count(conn, "SELECT count(*) AS n FROM projects")
+    })
+    .await
+    .expect("platform");
+    assert_eq!(everyone, 2);
+    // The login itself, without the server's SET ROLE: nothing without a tenant, and no
+    // access to platform tables at all.
+    let api_check = api_url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = PgConnection::establish(&api_check).expect("api connects");
+        assert_eq!(
+            count(&mut conn, "SELECT count(*) AS n FROM projects").expect("count"),
+            0
+        );
+        assert!(count(&mut conn, "SELECT count(*) AS n FROM login_throttles").is_err());
+        assert!(
+            diesel::sql_query("SET ROLE tenantry_platform")
+                .execute(&mut conn)
+                .is_err()
+        );
+    })
+    .await
+    .expect("api login");
+
+    // The owner for both pools (DATABASE_URL names the owner): tenant connections switch
+    // to the application role.
+    let owner_app = App::new(
+        crate::harness::test_config(&owner_url, &[]),
+        pool::build_pools(
+            &owner_url,
+            &owner_url,
+            &pool::PoolOptions {
+                max_size: 2,
+                acquire_timeout: Duration::from_secs(5),
+                statement_timeout: Duration::from_secs(10),
+                slow_query: Duration::from_secs(1),
+            },
+        ),
+        crate::harness::JWT_SECRET,
+    );
+    let seen = db::read_for(&owner_app, &ctx_a, |conn, _| {
+        #[derive(QueryableByName)]
+        struct Who {
+            #[diesel(sql_type = Text)]
+            who: String,
+        }
+        let who = diesel::sql_query("SELECT current_user::text AS who")
+            .get_result::<Who>(conn)?
+            .who;
+        Ok((who, unfiltered(conn, "projects")?))
+    })
+    .await
+    .expect("read as owner");
+    assert_eq!(seen, ("tenantry_app".to_string(), vec![a.id]));
+    let everyone = db::platform(&owner_app, |conn| {
+        count(conn, "SELECT count(*) AS n FROM projects")
+    })
+    .await
+    .expect("platform as owner");
+    assert_eq!(everyone, 2);
+    drop(owner_app);
+
+    // Leave no roles behind on a shared server: hand what the owner owns back, let the
+    // test database go (it ends the pools' sessions), then drop the logins.
+    let mut admin = PgConnection::establish(&superuser_url).expect("superuser");
+    use diesel::connection::SimpleConnection;
+    admin
+        .batch_execute(&format!(
+            "REASSIGN OWNED BY {owner} TO CURRENT_USER; DROP OWNED BY {owner}; DROP OWNED BY {api};"
+        ))
+        .expect("reassign");
+    drop(admin);
+    drop(app);
+    let (head, _) = superuser_url.rsplit_once('/').expect("database in URL");
+    let postgres_url = format!("{head}/postgres");
+    tokio::task::spawn_blocking(move || {
+        let mut admin = PgConnection::establish(&postgres_url).expect("superuser");
+        admin
+            .batch_execute(&format!("DROP ROLE {owner}; DROP ROLE {api};"))
+            .expect("drop the logins");
+    })
+    .await
+    .expect("cleanup");
+}
