@@ -48,4 +48,5 @@ END;
 $$;
 REVOKE USAGE ON SCHEMA public FROM tenantry_app;
 
+DROP FUNCTION tenantry_grant_app();
 DROP FUNCTION tenantry_protect(regclass, text);

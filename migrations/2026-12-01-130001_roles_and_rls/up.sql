@@ -75,10 +75,40 @@ END;
 $$;
 REVOKE ALL ON FUNCTION tenantry_protect(regclass, text) FROM PUBLIC;
 
-GRANT USAGE ON SCHEMA public TO tenantry_app;
+-- The application role's privileges in this database, derived from the schema: row
+-- privileges on every table with a tenant_id column (audit_logs partitions included: a
+-- partition read directly is checked against its own policies, not its parent's),
+-- SELECT and a row lock on tenants (a tenant request reads its own row, and locks it
+-- for the user quota; a lock needs an UPDATE privilege, here on one column), default
+-- privileges for the tables the calling role makes later, and no EXECUTE on the
+-- maintenance functions. Idempotent: scripts/restore.sh calls it after a restore,
+-- which does not copy privileges (they name roles of the source server).
+CREATE FUNCTION tenantry_grant_app()
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    t regclass;
+BEGIN
+    GRANT USAGE ON SCHEMA public TO tenantry_app;
+    FOR t IN
+        SELECT c.oid::regclass
+          FROM pg_class c
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+    LOOP
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO tenantry_app', t);
+    END LOOP;
+    GRANT SELECT, UPDATE (updated_at) ON tenants TO tenantry_app;
+    ALTER DEFAULT PRIVILEGES IN SCHEMA public
+        GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO tenantry_app;
+    REVOKE ALL ON FUNCTION ensure_audit_log_partitions(integer) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION tenantry_protect(regclass, text) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION tenantry_grant_app() FROM PUBLIC;
+END;
+$$;
 
--- Every table with a tenant_id column (audit_logs partitions included: a partition
--- read directly is checked against its own policies, not its parent's).
+-- Every table with a tenant_id column, and tenants keyed by id.
 DO $$
 DECLARE
     t regclass;
@@ -91,24 +121,11 @@ BEGIN
          ORDER BY c.oid
     LOOP
         PERFORM tenantry_protect(t);
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO tenantry_app', t);
     END LOOP;
 END;
 $$;
-
--- tenants is platform data, but a tenant request reads its own row (features, quotas)
--- and locks it (user quota): SELECT, and UPDATE on one column because a row lock needs
--- an UPDATE privilege. Its policy is keyed by id.
 SELECT tenantry_protect('tenants', 'id');
-GRANT SELECT, UPDATE (updated_at) ON tenants TO tenantry_app;
-
--- Tables created later by this role (monthly audit partitions, new tenant tables) get
--- the same row privileges; their policies come from tenantry_protect.
-ALTER DEFAULT PRIVILEGES IN SCHEMA public
-    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO tenantry_app;
-
--- Partition maintenance is platform work.
-REVOKE ALL ON FUNCTION ensure_audit_log_partitions(integer) FROM PUBLIC;
+SELECT tenantry_grant_app();
 
 -- New monthly partitions get row-level security and the grants as they are made (by
 -- migrate, at server start and by /utils/db/optimize).

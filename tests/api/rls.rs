@@ -500,6 +500,34 @@ async fn the_server_works_as_the_owner_and_as_a_restricted_login() {
     .await
     .expect("api login");
 
+    // A backup with DATABASE_URL naming the restricted login dumps as the owner, through
+    // the policies (row-level security is forced on the owner too), every tenant's rows.
+    let dir = crate::harness::open_tempdir();
+    let out = crate::ops_support::ok(&crate::ops_support::script(
+        "backup.sh",
+        &[],
+        &[
+            ("DATABASE_URL", api_url.as_str()),
+            ("MIGRATION_DATABASE_URL", owner_url.as_str()),
+            ("BACKUP_DIR", dir.path().to_str().expect("dir")),
+        ],
+    ));
+    assert!(out.contains("backup: wrote"), "{out}");
+    let dump = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "dump"))
+        .expect("a dump");
+    let restored = tokio::task::spawn_blocking(TestDb::empty)
+        .await
+        .expect("db");
+    crate::ops_support::ok(&crate::ops_support::script(
+        "restore.sh",
+        &[dump.to_str().expect("path"), &restored.url],
+        &[],
+    ));
+    assert_eq!(restored.scalar("SELECT count(*) FROM projects"), 2);
+
     // The owner for both pools (DATABASE_URL names the owner): tenant connections switch
     // to the application role.
     let owner_app = App::new(

@@ -248,7 +248,7 @@ const RLS_TABLES_SQL: &str = "
 /// - the application role has no superuser, create-role, create-database, replication or
 ///   `BYPASSRLS` attribute, is a member of no role, owns nothing, has exactly the row
 ///   privileges on the tenant tables, and nothing on other tables but `tenants`.
-fn rls_violations(conn: &mut PgConnection) -> Vec<String> {
+pub fn rls_violations(conn: &mut PgConnection) -> Vec<String> {
     use tenantry::db::pool::{APP_ROLE, PLATFORM_ROLE};
     let t = RLS_TABLES_SQL;
     let mut found = Vec::new();
@@ -352,7 +352,7 @@ fn rls_violations(conn: &mut PgConnection) -> Vec<String> {
              SELECT p.oid::regprocedure::text || ': {APP_ROLE} may execute it'
                FROM pg_proc p
               WHERE p.pronamespace = 'public'::regnamespace
-                AND p.proname IN ('ensure_audit_log_partitions', 'tenantry_protect')
+                AND p.proname IN ('ensure_audit_log_partitions', 'tenantry_protect', 'tenantry_grant_app')
                 AND has_function_privilege('{APP_ROLE}', p.oid, 'EXECUTE')"
         ),
     ));
