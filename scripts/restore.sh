@@ -73,7 +73,7 @@ existing=$(psql_q -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.o
 # CREATEROLE, or a DBA who made them beforehand).
 psql_q -c "DO \$\$ BEGIN
   IF to_regrole('tenantry_app') IS NULL THEN
-    CREATE ROLE tenantry_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+    CREATE ROLE tenantry_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
   END IF;
   IF to_regrole('tenantry_platform') IS NULL THEN
     CREATE ROLE tenantry_platform NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;

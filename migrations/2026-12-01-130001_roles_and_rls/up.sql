@@ -12,6 +12,9 @@
 --                      runs the migrations (the owner). It is not a BYPASSRLS role (only a
 --                      superuser may grant that); a policy per table lets it see every
 --                      tenant instead, so the exception is visible in the catalog.
+-- tenantry_app has LOGIN but no password, so no password method lets anyone log in as
+-- it: Citus opens its connections to the workers as the current role (after SET ROLE,
+-- tenantry_app), which a NOLOGIN role refuses ("not permitted to log in").
 -- The owner is whoever runs the migrations (it owns the tables). With FORCE ROW LEVEL
 -- SECURITY the owner is held to the policies too; it sees every tenant only through
 -- its membership of tenantry_platform.
@@ -20,7 +23,7 @@ BEGIN
     -- Checked first, so an owner without CREATEROLE migrates when a DBA made the roles.
     IF to_regrole('tenantry_app') IS NULL THEN
         BEGIN
-            CREATE ROLE tenantry_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+            CREATE ROLE tenantry_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
         EXCEPTION WHEN duplicate_object OR unique_violation THEN
             NULL; -- made concurrently by the migration of another database
         END;

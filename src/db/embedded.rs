@@ -155,7 +155,7 @@ impl PrivateCluster {
         let sql = format!(
             "DO $$ BEGIN
                  BEGIN
-                     CREATE ROLE {app} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+                     CREATE ROLE {app} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
                  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
                  END;
                  BEGIN
