@@ -10,6 +10,7 @@
 #                               RLS is disabled in the database (the server is unchanged
 #                               and still sets the tenant per transaction).
 #   BENCH_TENANTS=1000          ordinary tenants of 1,000 tasks each; fewer for a reduced run
+#   TENANTRY_BIN=path           a prebuilt server binary instead of building this checkout
 #
 # Prints one table: scenario, RLS, requests/s, p50, p99, ratio to its yardstick (reads to
 # pgbench -S, writes to TPC-B), and the cost of RLS per scenario.
@@ -36,8 +37,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building the release binary" >&2
-cargo build --release --locked --bin tenantry >&2
+# TENANTRY_BIN=path benchmarks a prebuilt binary (another commit's, say) instead.
+BIN=${TENANTRY_BIN:-./target/release/tenantry}
+if [ -z "${TENANTRY_BIN:-}" ]; then
+  echo "== building the release binary" >&2
+  cargo build --release --locked --bin tenantry >&2
+fi
 
 echo "== starting PostgreSQL in $WORK" >&2
 [ "$(id -u)" -eq 0 ] && chown postgres "$WORK"
@@ -50,7 +55,7 @@ export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
 DB="postgres://postgres@127.0.0.1:$PGPORT/tenantry"
 export JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 
-DATABASE_URL=$DB ./target/release/tenantry migrate >&2
+DATABASE_URL=$DB "$BIN" migrate >&2
 echo "== seeding ($((${BENCH_TENANTS:-1000} + 1)) tenants, $((${BENCH_TENANTS:-1000} * 1000 + 30000)) tasks, 200,000 expenses)" >&2
 seed_start=$(date +%s.%N)
 psql -q -d tenantry -v bench_tenants="${BENCH_TENANTS:-1000}" -f scripts/bench/seed.sql >&2
@@ -60,7 +65,7 @@ echo "   seeded in ${seed_secs}s" >&2
 APP_PORT=$(free_port)
 BASE="http://127.0.0.1:$APP_PORT"
 DATABASE_URL=$DB BIND_ADDR=127.0.0.1:$APP_PORT LOG_FORMAT=json RUST_LOG=info \
-  ./target/release/tenantry serve 2>"$WORK/server.log" &
+  "$BIN" serve 2>"$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/health/ready" >/dev/null && break; sleep 0.2; done
 

@@ -79,7 +79,7 @@ where
 }
 
 /// Runs platform work that must see across tenants: the one path that does not run as
-/// the application role. Every caller is listed in [`platform`](self::platform).
+/// the application role. Every caller is listed in the [`platform`](mod@platform) module.
 pub async fn platform<T, F>(app: &App, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
