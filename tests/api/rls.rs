@@ -101,7 +101,35 @@ async fn unfiltered_sql_on_the_tenant_path_sees_and_changes_only_the_callers_row
     .expect("tenants");
     assert_eq!(tenants, 1);
 
-    // UPDATE and DELETE without a tenant filter touch A's rows only.
+    // In every table, an unfiltered UPDATE and DELETE (children first, in a savepoint
+    // rolled back afterwards) touch exactly A's rows.
+    let touched = db::write_for(&app.state, &ctx, |conn, _| {
+        let mut touched = Vec::new();
+        let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+            for table in TENANT_TABLES.iter().rev() {
+                let updated =
+                    diesel::sql_query(format!("UPDATE {table} SET tenant_id = tenant_id"))
+                        .execute(conn)?;
+                let deleted = diesel::sql_query(format!("DELETE FROM {table}")).execute(conn)?;
+                touched.push((*table, updated, deleted));
+            }
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        Ok(touched)
+    })
+    .await
+    .expect("unfiltered writes");
+    assert_eq!(touched.len(), TENANT_TABLES.len());
+    for (table, updated, deleted) in touched {
+        let own = app.db.scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE tenant_id = '{}'",
+            a.id
+        ));
+        assert!(own > 0, "{table}: A has rows");
+        assert_eq!((updated as i64, deleted as i64), (own, own), "{table}");
+    }
+
+    // UPDATE and DELETE without a tenant filter touch A's rows only (committed).
     let b_items = app.db.scalar(&format!(
         "SELECT count(*) FROM items WHERE tenant_id = '{}'",
         b.id
