@@ -1,4 +1,4 @@
--- The third wall (DESIGN.md "Isolation"): PostgreSQL itself refuses another tenant's
+-- The third wall (docs/security.md): PostgreSQL itself refuses another tenant's
 -- rows, whatever the query says.
 --
 -- Roles (cluster-wide, so created only when missing; every database migrated on the

@@ -92,7 +92,7 @@ where
 /// context's tenant.
 ///
 /// This helper and [`write_for`] are the only entry points for tenant data, and the
-/// only places the tenant setting is made (DESIGN.md, third wall): see [`tenant_scope`].
+/// only places the tenant setting is made (docs/security.md, the third wall): see [`tenant_scope`].
 /// A read used to be one statement without a transaction; the setting costs it the
 /// transaction's two extra round trips (measured in docs/benchmarks.md).
 pub async fn read_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>

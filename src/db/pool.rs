@@ -1,6 +1,6 @@
 //! The r2d2 connection pools and the session settings every connection gets.
 //!
-//! There are two pools (DESIGN.md, third wall): the *tenant* pool, whose connections
+//! There are two pools (docs/security.md): the *tenant* pool, whose connections
 //! switch to the least-privilege role [`APP_ROLE`] as they are made (as PostgREST does),
 //! and the *platform* pool, whose connections keep the login role (the owner, member of
 //! `tenantry_platform`, or a superuser). Tenant requests only ever get the first

@@ -1,4 +1,4 @@
-//! The third wall alone (DESIGN.md "Isolation"): through the tenant path
+//! The third wall alone (docs/security.md): through the tenant path
 //! (`db::read_for` / `db::write_for`), PostgreSQL itself shows and changes only the
 //! caller's rows, even for SQL with no tenant filter at all; the composite foreign keys
 //! hold with row-level security off; and the tenant setting never leaks through the

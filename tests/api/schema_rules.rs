@@ -239,7 +239,7 @@ const RLS_TABLES_SQL: &str = "
             SELECT 1 FROM pg_attribute a
              WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped))";
 
-/// Every violation of the third wall (DESIGN.md "Isolation") in the database behind
+/// Every violation of the third wall (docs/security.md) in the database behind
 /// `conn`, one line each:
 ///
 /// - every tenant table has row-level security enabled and forced, a policy for every
