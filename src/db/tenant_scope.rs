@@ -18,7 +18,7 @@
 //! The value is the tenant id of the verified [`TenantContext`] (a `Uuid`, formatted as
 //! 36 hex digits and hyphens), never client text, so inlining it is safe.
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 
 use crate::auth::TenantContext;
@@ -53,7 +53,15 @@ pub fn transaction<T, F>(
 where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError>,
 {
-    AnsiTransactionManager::begin_transaction_sql(conn, &begin_sql(ctx.tenant_id(), access))?;
+    if let Err(e) =
+        AnsiTransactionManager::begin_transaction_sql(conn, &begin_sql(ctx.tenant_id(), access))
+    {
+        // Diesel counts the transaction as open only when the whole message succeeded;
+        // if BEGIN ran and SET LOCAL did not, the server is inside a failed transaction
+        // Diesel does not know of. End it here, so the pooled connection is clean.
+        let _ = conn.batch_execute("ROLLBACK");
+        return Err(e.into());
+    }
     // As Diesel's own `TransactionManager::transaction`, with a custom BEGIN.
     match f(conn, ctx) {
         Ok(value) => {
