@@ -509,6 +509,41 @@ async fn the_server_works_as_the_owner_and_as_a_restricted_login() {
     .await
     .expect("platform");
     assert_eq!(everyone, 2);
+    // Platform maintenance as the owner (no superuser): a partition made again, every
+    // tenant's metrics refreshed, through the policies.
+    let next_month = "'audit_logs_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') \
+                      + interval '1 month', 'YYYY_MM')";
+    app.db.exec(&format!(
+        "DO $$ BEGIN EXECUTE format('DROP TABLE %I', {next_month}); END $$"
+    ));
+    let r = app
+        .post("/utils/db/optimize", &app.platform_token(), json!({}))
+        .await;
+    r.expect(200, None);
+    assert!(
+        r.body["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["ok"] == true),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM pg_class WHERE relname = {next_month} AND relrowsecurity AND relforcerowsecurity"
+        )),
+        1,
+        "the partition the owner made is protected"
+    );
+    assert_eq!(
+        app.db.scalar(
+            "SELECT count(DISTINCT tenant_id) FROM tenant_metrics WHERE date = current_date"
+        ),
+        2,
+        "metrics of every tenant"
+    );
+
     // The login itself, without the server's SET ROLE: nothing without a tenant, and no
     // access to platform tables at all.
     let api_check = api_url.clone();
