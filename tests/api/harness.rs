@@ -5,6 +5,14 @@
 //! stopped (and deleted) when the test process exits. A template database is migrated
 //! once; every test gets its own database cloned from it and dropped afterwards, and
 //! drives the real router in-process with real signed JWTs.
+//!
+//! Citus mode (`TENANTRY_TEST_CITUS=1`, set by `scripts/test-citus.sh`): a cloned
+//! database would not carry Citus's metadata (which tables are distributed, where the
+//! shards live), so every test shares the one distributed database `DATABASE_URL` names
+//! (migrated and distributed by the script) and is isolated by its own tenants instead:
+//! [`TestApp::tenant`] appends a unique suffix to every tenant code. Tests that are
+//! single-node by nature (migrations up and down, a backup of the whole database, an
+//! empty restore target) call [`skip_on_citus!`] with the reason, which is printed.
 
 #![allow(dead_code)]
 
@@ -30,6 +38,32 @@ use uuid::Uuid;
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 /// The password of every fixture user.
 pub const PASSWORD: &str = "correct horse battery";
+
+/// Whether the tests run against a Citus coordinator (see the module comment).
+pub fn citus() -> bool {
+    std::env::var("TENANTRY_TEST_CITUS").is_ok_and(|v| v == "1")
+}
+
+/// Returns from the calling test in Citus mode, printing why it does not apply there.
+#[macro_export]
+macro_rules! skip_on_citus {
+    ($reason:expr) => {
+        if $crate::harness::citus() {
+            eprintln!("skipped on Citus: {}", $reason);
+            return;
+        }
+    };
+}
+
+/// The tenant code a test asks for, made unique in Citus mode, where every test shares
+/// one database (a code is unique across tenants).
+pub fn tenant_code(code: &str) -> String {
+    if citus() {
+        format!("{code}-{}", &Uuid::new_v4().simple().to_string()[..10])
+    } else {
+        code.to_string()
+    }
+}
 
 /// Where the test databases live.
 struct Server {
@@ -112,6 +146,10 @@ fn server() -> &'static Server {
             suffix,
             template,
         };
+        if citus() {
+            // The script migrated and distributed the database; nothing to clone.
+            return server;
+        }
         let mut admin =
             PgConnection::establish(&server.url("postgres")).expect("connect to postgres db");
         // Two calls: a multi-statement string runs as one transaction, which DROP and
@@ -144,15 +182,31 @@ fn split_url(url: &str) -> (String, String) {
     (head[..=cut].to_string(), params)
 }
 
-/// A fresh database, cloned from the migrated template, dropped on drop.
+/// A fresh database, cloned from the migrated template, dropped on drop (in Citus mode,
+/// the shared distributed database, left as it is).
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    shared: bool,
 }
 
 impl TestDb {
     pub fn new() -> Self {
         let server = server();
+        if citus() {
+            let url = std::env::var("DATABASE_URL").expect("DATABASE_URL in Citus mode");
+            let name = url
+                .split('?')
+                .next()
+                .and_then(|u| u.rsplit('/').next())
+                .unwrap_or_default()
+                .to_string();
+            return TestDb {
+                name,
+                url,
+                shared: true,
+            };
+        }
         let name = format!("t_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect");
         admin
@@ -164,11 +218,16 @@ impl TestDb {
         TestDb {
             url: server.url(&name),
             name,
+            shared: false,
         }
     }
 
     /// A fresh database with no tables at all (a restore target), dropped on drop.
     pub fn empty() -> Self {
+        assert!(
+            !citus(),
+            "an empty database has no Citus metadata: skip this test on Citus"
+        );
         let server = server();
         let name = format!("t_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect");
@@ -178,6 +237,7 @@ impl TestDb {
         TestDb {
             url: server.url(&name),
             name,
+            shared: false,
         }
     }
 
@@ -206,6 +266,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.shared {
+            return;
+        }
         let name = self.name.clone();
         let url = server().url("postgres");
         // Off the async runtime: dropping is blocking I/O.
@@ -427,6 +490,7 @@ impl TestApp {
 
     /// As [`tenant`](Self::tenant), with extra create fields (`max_users`, ...).
     pub async fn tenant_with(&self, code: &str, extra: Value) -> TenantFixture {
+        let code = &tenant_code(code);
         let email = format!("admin@{code}.example");
         let mut body = json!({
             "name": format!("Tenant {code}"),

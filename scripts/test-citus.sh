@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Runs the integration tests against a real Citus cluster: a coordinator and two
+# workers, three throw-away PostgreSQL clusters on free loopback ports, set up with
+# exactly the steps of docs/scaling.md (each step below is marked with its number there).
+#
+#   scripts/test-citus.sh                # the whole API suite in Citus mode
+#   scripts/test-citus.sh tasks::        # arguments are passed to `cargo test --test api`
+#   KEEP_CLUSTER=1 scripts/test-citus.sh # leave the cluster running afterwards (prints its URL)
+#
+# Needs PostgreSQL 15 with Citus 13 installed (`citus.so` in the server's library
+# directory; see the README). As root the servers run as the `postgres` OS user, as
+# PostgreSQL refuses root. The cluster lives in a fresh temporary directory and is
+# stopped and removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+ensure_deps
+ensure_pg_client
+export PG_BIN
+
+if [ ! -f "$("$PG_BIN/pg_config" --pkglibdir 2>/dev/null || echo "$PG_BIN/../lib")/citus.so" ] \
+  && [ ! -f "$PG_BIN/../lib/citus.so" ]; then
+  echo "test-citus: Citus is not installed for the PostgreSQL in $PG_BIN (see README, 'Citus')" >&2
+  exit 1
+fi
+
+started=$(date +%s)
+base=$(mktemp -d "${TMPDIR:-/tmp}/tenantry-citus.XXXXXX")
+chmod 755 "$base"
+
+# The servers and initdb run as `postgres` when we are root.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+own() { if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$@"; fi; }
+
+nodes=(coordinator worker1 worker2)
+declare -A port
+cleanup() {
+  local status=$?
+  if [ -n "${KEEP_CLUSTER:-}" ] && [ $status -eq 0 ]; then
+    echo "test-citus: cluster kept in $base; coordinator: $COORDINATOR_URL" >&2
+    return
+  fi
+  for n in "${nodes[@]}"; do
+    if [ -f "$base/$n/postmaster.pid" ]; then
+      as_pg "$PG_BIN/pg_ctl" -D "$base/$n" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+  done
+  rm -rf "$base"
+  exit $status
+}
+trap cleanup EXIT
+
+password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+umask 077
+printf '%s\n' "$password" >"$base/pwfile"
+# Inter-node connections (the coordinator to the workers, a worker to another during a
+# shard move) authenticate like any client: the servers read this libpq password file.
+printf '127.0.0.1:*:*:postgres:%s\n' "$password" >"$base/pgpass"
+umask 022
+own "$base/pwfile" "$base/pgpass"
+mkdir -p "$base/run" "$base/log" && own "$base/run" "$base/log"
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Step 1 of docs/scaling.md: three PostgreSQL 15 clusters with shared_preload_libraries = 'citus'.
+for n in "${nodes[@]}"; do
+  mkdir -p "$base/$n" && own "$base/$n" && chmod 700 "$base/$n"
+  as_pg "$PG_BIN/initdb" -D "$base/$n" -U postgres -E UTF8 --no-locale --no-sync \
+    --auth=scram-sha-256 --pwfile="$base/pwfile" >"$base/$n.initdb.log"
+  cat >>"$base/$n/postgresql.conf" <<EOF
+shared_preload_libraries = 'citus'
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$base/run'
+max_connections = 300
+shared_buffers = 128MB
+# Throw-away test clusters: no crash safety needed.
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+  for _attempt in 1 2 3 4 5; do
+    p=$((20000 + RANDOM % 40000))
+    port_free "$p" || continue
+    if as_pg env PGPASSFILE="$base/pgpass" "$PG_BIN/pg_ctl" -D "$base/$n" -l "$base/log/$n.log" \
+      -o "-p $p" -w -t 60 start >/dev/null; then
+      port[$n]=$p
+      break
+    fi
+  done
+  [ -n "${port[$n]:-}" ] || { echo "test-citus: $n did not start; log:" >&2; cat "$base/log/$n.log" >&2; exit 1; }
+done
+
+export PGPASSWORD=$password
+url() { echo "postgres://postgres:$password@127.0.0.1:${port[$1]}/$2"; }
+psql_on() { "$PG_BIN/psql" "$(url "$1" "$2")" -v ON_ERROR_STOP=1 -qAt "${@:3}"; }
+
+db=tenantry
+for n in "${nodes[@]}"; do
+  # Step 1: the database and the extension on every node, workers included.
+  psql_on "$n" postgres -c "CREATE DATABASE $db"
+  psql_on "$n" "$db" -c "CREATE EXTENSION citus"
+done
+psql_on coordinator "$db" -c "SELECT citus_set_coordinator_host('127.0.0.1', ${port[coordinator]})" >/dev/null
+for w in worker1 worker2; do
+  psql_on coordinator "$db" -c "SELECT citus_add_node('127.0.0.1', ${port[$w]})" >/dev/null
+done
+psql_on coordinator "$db" -c "SELECT node_name || ':' || node_port FROM citus_get_active_worker_nodes() ORDER BY 1" \
+  | sed 's/^/test-citus: worker /' >&2
+
+COORDINATOR_URL=$(url coordinator "$db")
+export DATABASE_URL=$COORDINATOR_URL
+
+# Step 2: the schema, through the coordinator.
+cargo build --locked --quiet --bin tenantry
+target/debug/tenantry migrate >"$base/migrate.log"
+# Step 3: distribute it.
+psql_on coordinator "$db" -f scripts/citus/distribute.sql >"$base/distribute.log"
+# Step 5: check.
+psql_on coordinator "$db" -F ' ' -c "SELECT table_name, citus_table_type FROM citus_tables ORDER BY 1" \
+  | sed 's/^/test-citus: /' >&2
+
+echo "test-citus: cluster ready in $(($(date +%s) - started)) s; running the API tests in Citus mode" >&2
+export TENANTRY_TEST_CITUS=1
+# The workers' addresses, for the isolate --to-node test.
+export TENANTRY_TEST_CITUS_WORKERS="127.0.0.1:${port[worker1]},127.0.0.1:${port[worker2]}"
+if [ -n "${KEEP_CLUSTER:-}" ] && [ "${1:-}" = "--no-tests" ]; then exit 0; fi
+cargo test --locked --test api -- "$@"
+echo "test-citus: done in $(($(date +%s) - started)) s" >&2
