@@ -171,6 +171,39 @@ fn server() -> &'static Server {
     })
 }
 
+/// The Citus workers' `host:port`s, from `TENANTRY_TEST_CITUS_WORKERS`.
+pub fn citus_workers() -> Vec<String> {
+    std::env::var("TENANTRY_TEST_CITUS_WORKERS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `host` and `port` of `scheme://auth@host:port/`.
+fn host_port(base: &str) -> (String, String) {
+    let authority = base
+        .trim_end_matches('/')
+        .rsplit('@')
+        .next()
+        .unwrap_or_default();
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "5432"));
+    (host.to_string(), port.to_string())
+}
+
+/// The URL of database `db` on a worker (`Some("host:port")`, same credentials as the
+/// coordinator) or on the coordinator (`None`).
+fn node_url(server: &Server, worker: Option<&str>, db: &str) -> String {
+    match worker {
+        None => server.url(db),
+        Some(w) => {
+            let (head, _) = server.base.trim_end_matches('/').rsplit_once('@').expect("auth");
+            format!("{head}@{w}/{db}{}", server.suffix)
+        }
+    }
+}
+
 /// Splits `scheme://auth@host:port/db?params` into the part before the database name
 /// and the part after it.
 fn split_url(url: &str) -> (String, String) {
@@ -217,6 +250,66 @@ impl TestDb {
             .expect("clone template");
         TestDb {
             url: server.url(&name),
+            name,
+            shared: false,
+        }
+    }
+
+    /// A database of the test's own, for tests that assert on the whole database (the
+    /// seed's totals): on a single node the same as [`new`](Self::new); on Citus a new
+    /// distributed database, set up with the steps of docs/scaling.md (the database and
+    /// the extension on every node, the workers added, migrated, `distribute.sql`), and
+    /// dropped on every node afterwards. About ten seconds, so only where it matters.
+    pub fn own() -> Self {
+        if !citus() {
+            return Self::new();
+        }
+        let server = server();
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let workers = citus_workers();
+        for w in std::iter::once(None).chain(workers.iter().map(Some)) {
+            let url = |db: &str| node_url(server, w.map(String::as_str), db);
+            PgConnection::establish(&url("postgres"))
+                .expect("connect to node")
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create database on node");
+            PgConnection::establish(&url(&name))
+                .expect("connect to the new database")
+                .batch_execute("CREATE EXTENSION citus")
+                .expect("create extension");
+        }
+        let url = server.url(&name);
+        let mut conn = PgConnection::establish(&url).expect("connect");
+        let (host, port) = host_port(&server.base);
+        conn.batch_execute(&format!(
+            "SELECT citus_set_coordinator_host('{host}', {port})"
+        ))
+        .expect("coordinator host");
+        for w in &workers {
+            let (host, port) = w.rsplit_once(':').expect("worker host:port");
+            conn.batch_execute(&format!("SELECT citus_add_node('{host}', {port})"))
+                .expect("add worker");
+        }
+        migrations::run_pending(&mut conn).expect("migrate");
+        let psql = tenantry::db::embedded::server_bindir()
+            .map(|d| d.join("psql"))
+            .expect("psql");
+        let out = std::process::Command::new(psql)
+            .arg(&url)
+            .args(["-v", "ON_ERROR_STOP=1", "-qAt", "-f"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/citus/distribute.sql"
+            ))
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "distribute.sql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TestDb {
+            url,
             name,
             shared: false,
         }
@@ -270,12 +363,23 @@ impl Drop for TestDb {
             return;
         }
         let name = self.name.clone();
-        let url = server().url("postgres");
+        let server = server();
+        // On Citus, an own database exists on every node.
+        let mut urls = vec![server.url("postgres")];
+        if citus() {
+            urls.extend(
+                citus_workers()
+                    .iter()
+                    .map(|w| node_url(server, Some(w), "postgres")),
+            );
+        }
         // Off the async runtime: dropping is blocking I/O.
         let _ = std::thread::spawn(move || {
-            if let Ok(mut admin) = PgConnection::establish(&url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            for url in urls {
+                if let Ok(mut admin) = PgConnection::establish(&url) {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
             }
         })
         .join();
@@ -387,11 +491,23 @@ impl TestApp {
         Self::with_env(&[]).await
     }
 
+    /// An app on a database of its own also on Citus ([`TestDb::own`]).
+    pub async fn own() -> Self {
+        let db = tokio::task::spawn_blocking(TestDb::own)
+            .await
+            .expect("create db");
+        Self::on(db, &[])
+    }
+
     /// An app with configuration overrides (`RATE_LIMIT_RPS`, ...).
     pub async fn with_env(extra: &[(&str, &str)]) -> Self {
         let db = tokio::task::spawn_blocking(TestDb::new)
             .await
             .expect("create db");
+        Self::on(db, extra)
+    }
+
+    fn on(db: TestDb, extra: &[(&str, &str)]) -> Self {
         let config = test_config(&db.url, extra);
         let pool = pool::build(
             &db.url,
