@@ -115,7 +115,8 @@ fn is_connection_lost(message: &str) -> bool {
 pub fn is_retryable(err: &DieselError) -> bool {
     match err {
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
-        DieselError::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        // "deadlock detected", or Citus's "involved in a distributed deadlock".
+        DieselError::DatabaseError(_, info) => info.message().contains("deadlock"),
         _ => false,
     }
 }

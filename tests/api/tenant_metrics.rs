@@ -17,7 +17,8 @@ fn measure(app: &TestApp, tenant: Uuid, column: &str) -> i64 {
 
 #[tokio::test]
 async fn refresh_counts_each_tenant_and_upserts_one_row_per_day() {
-    let app = TestApp::new().await;
+    // Counts every tenant of the database: a database of its own, also on Citus.
+    let app = TestApp::own().await;
     let a = app.tenant("met-a").await;
     let b = app.tenant("met-b").await;
     let recent = app.user(&a, "member").await;
