@@ -115,10 +115,7 @@ struct Size {
 
 /// Whether this database has the Citus extension.
 pub fn is_citus(conn: &mut PgConnection) -> Result<bool, AppError> {
-    Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-        "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
-    ))
-    .get_result(conn)?)
+    Ok(crate::db::citus::is_citus(conn)?)
 }
 
 /// Every worker's statistics of its shards in this schema, one JSON array per worker:
