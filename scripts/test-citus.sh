@@ -57,7 +57,8 @@ umask 077
 printf '%s\n' "$password" >"$base/pwfile"
 # Inter-node connections (the coordinator to the workers, a worker to another during a
 # shard move) authenticate like any client: the servers read this libpq password file.
-printf '127.0.0.1:*:*:postgres:%s\n' "$password" >"$base/pgpass"
+# (Citus reaches the coordinator itself as `localhost`, citus.local_hostname's default.)
+printf '%s:*:*:postgres:%s\n' 127.0.0.1 "$password" localhost "$password" >"$base/pgpass"
 umask 022
 own "$base/pwfile" "$base/pgpass"
 mkdir -p "$base/run" "$base/log" && own "$base/run" "$base/log"

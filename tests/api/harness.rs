@@ -55,6 +55,17 @@ macro_rules! skip_on_citus {
     };
 }
 
+/// Returns from the calling test when not in Citus mode, printing why.
+#[macro_export]
+macro_rules! skip_on_citus_not {
+    ($reason:expr) => {
+        if !$crate::harness::citus() {
+            eprintln!("skipped on a single node: {}", $reason);
+            return;
+        }
+    };
+}
+
 /// The tenant code a test asks for, made unique in Citus mode, where every test shares
 /// one database (a code is unique across tenants).
 pub fn tenant_code(code: &str) -> String {
