@@ -140,7 +140,10 @@ mod tests {
 
     #[test]
     fn constraint_names_come_from_the_field_or_a_citus_message() {
-        assert_eq!(constraint_of(Some("tenants_code_key"), "x"), "tenants_code_key");
+        assert_eq!(
+            constraint_of(Some("tenants_code_key"), "x"),
+            "tenants_code_key"
+        );
         assert_eq!(
             constraint_of(
                 Some(""),

@@ -6,8 +6,8 @@
 //! *reserved* (counted) before the password is checked, atomically, so parallel guesses
 //! cannot slip past the limit; a success deletes the counter.
 
-use diesel::prelude::*;
 use chrono::{DateTime, Utc};
+use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamptz};
 use serde_json::json;
 use uuid::Uuid;
@@ -185,7 +185,10 @@ mod tests {
     fn retry_after_rounds_up_and_is_never_zero() {
         let now = Utc::now();
         assert_eq!(retry_after(now, now), 300);
-        assert_eq!(retry_after(now - chrono::TimeDelta::milliseconds(1500), now), 299);
+        assert_eq!(
+            retry_after(now - chrono::TimeDelta::milliseconds(1500), now),
+            299
+        );
         assert_eq!(retry_after(now - WINDOW, now), 1);
         assert_eq!(retry_after(now - WINDOW * 2, now), 1);
     }

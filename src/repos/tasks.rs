@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
-use diesel::prelude::*;
 use diesel::pg::Pg;
+use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Timestamptz};
 use serde_json::json;
 use uuid::Uuid;

@@ -195,7 +195,13 @@ async fn login_failures_are_indistinguishable() {
     let t = app.tenant("login").await;
     let wrong_password = login(&app, &t.code, &t.admin.email, "not the password").await;
     let unknown_email = login(&app, &t.code, "nobody@login.example", PASSWORD).await;
-    let unknown_tenant = login(&app, &crate::harness::tenant_code("no-such-tenant"), &t.admin.email, PASSWORD).await;
+    let unknown_tenant = login(
+        &app,
+        &crate::harness::tenant_code("no-such-tenant"),
+        &t.admin.email,
+        PASSWORD,
+    )
+    .await;
     for r in [&wrong_password, &unknown_email, &unknown_tenant] {
         r.expect(401, Some("invalid_credentials"));
     }

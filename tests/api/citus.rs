@@ -21,7 +21,11 @@ async fn traffic(
     let mut seen = Vec::new();
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
-        for path in ["/api/v1/projects?include=owner,task_counts", "/api/v1/tasks", "/api/v1/users"] {
+        for path in [
+            "/api/v1/projects?include=owner,task_counts",
+            "/api/v1/tasks",
+            "/api/v1/users",
+        ] {
             let r = app.get(path, &tenant.admin.token).await;
             seen.push((path.to_string(), r.status.as_u16()));
         }
@@ -68,7 +72,10 @@ async fn an_isolated_and_moved_tenant_keeps_working_and_others_never_notice() {
         .expect("join");
     let printed = ok(&out);
     eprintln!("{printed}");
-    assert!(printed.contains(&format!("isolated tenant {}", big.code)), "{printed}");
+    assert!(
+        printed.contains(&format!("isolated tenant {}", big.code)),
+        "{printed}"
+    );
     let shard = app.db.scalar(&format!(
         "SELECT get_shard_id_for_distribution_column('users', '{}')",
         big.id
@@ -127,8 +134,14 @@ async fn an_isolated_and_moved_tenant_keeps_working_and_others_never_notice() {
     for l in load {
         let seen = l.await.expect("traffic");
         assert!(!seen.is_empty());
-        let failed: Vec<_> = seen.iter().filter(|(_, s)| !(200..300).contains(s)).collect();
-        assert!(failed.is_empty(), "requests failed during isolate/move: {failed:?}");
+        let failed: Vec<_> = seen
+            .iter()
+            .filter(|(_, s)| !(200..300).contains(s))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "requests failed during isolate/move: {failed:?}"
+        );
     }
 
     // Nothing changed but what the traffic wrote, and both tenants work as before.
@@ -139,7 +152,9 @@ async fn an_isolated_and_moved_tenant_keeps_working_and_others_never_notice() {
             .await
             .expect(201, None);
         assert_eq!(items(t), before_items + 1);
-        let projects = app.get("/api/v1/projects?include=owner,task_counts", &t.admin.token).await;
+        let projects = app
+            .get("/api/v1/projects?include=owner,task_counts", &t.admin.token)
+            .await;
         projects.expect(200, None);
         assert_eq!(projects.body["data"][0]["task_counts"]["total"], 3);
         assert_eq!(
@@ -176,8 +191,15 @@ fn isolate_refuses_without_citus_and_for_a_bad_node() {
     let db = crate::harness::TestDb::new();
     let out = tenantry(&db.url, &["tenant", "isolate", "acme"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("needs a Citus coordinator"), "{}", stderr(&out));
-    let out = tenantry(&db.url, &["tenant", "isolate", "acme", "--to-node", "nowhere"]);
+    assert!(
+        stderr(&out).contains("needs a Citus coordinator"),
+        "{}",
+        stderr(&out)
+    );
+    let out = tenantry(
+        &db.url,
+        &["tenant", "isolate", "acme", "--to-node", "nowhere"],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("HOST:PORT"), "{}", stderr(&out));
 }

@@ -20,8 +20,14 @@ use crate::harness::{TestApp, citus};
 /// platform-wide jobs (metrics refresh and database statistics), never a tenant
 /// request.
 const FAN_OUT: &[(&str, &str)] = &[
-    ("INSERT INTO tenant_metrics", "metrics refresh: every tenant's counts"),
-    ("FROM run_command_on_workers", "/utils/db/stats: every shard's statistics"),
+    (
+        "INSERT INTO tenant_metrics",
+        "metrics refresh: every tenant's counts",
+    ),
+    (
+        "FROM run_command_on_workers",
+        "/utils/db/stats: every shard's statistics",
+    ),
     ("FROM citus_shards", "/utils/db/stats: every shard's size"),
     ("GROUP BY tenant_id", "metrics refresh: rows per tenant"),
     (
@@ -341,7 +347,11 @@ fn routing_check(app: &TestApp, tenant: uuid::Uuid, captured: &[String]) {
             .load(&mut conn)
             .unwrap_or_else(|e| panic!("explain {sql}: {e}"));
         conn.batch_execute("ROLLBACK").expect("rollback");
-        let plan = plan.into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n");
+        let plan = plan
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+            .join("\n");
         let tasks: Vec<u64> = plan
             .split("Task Count: ")
             .skip(1)
@@ -366,7 +376,10 @@ fn routing_check(app: &TestApp, tenant: uuid::Uuid, captured: &[String]) {
         "tenant statements that do not run as one task:\n{}",
         fan_out.join("\n\n")
     );
-    assert!(single >= 40, "only {single} single-task shapes were checked");
+    assert!(
+        single >= 40,
+        "only {single} single-task shapes were checked"
+    );
 }
 
 /// The single-node check: no statement scans a tenant table holding rows sequentially.

@@ -209,7 +209,11 @@ fn node_url(server: &Server, worker: Option<&str>, db: &str) -> String {
     match worker {
         None => server.url(db),
         Some(w) => {
-            let (head, _) = server.base.trim_end_matches('/').rsplit_once('@').expect("auth");
+            let (head, _) = server
+                .base
+                .trim_end_matches('/')
+                .rsplit_once('@')
+                .expect("auth");
             format!("{head}@{w}/{db}{}", server.suffix)
         }
     }

@@ -148,7 +148,9 @@ fn the_migrated_schema_follows_the_tenant_rules() {
 /// The checks themselves catch what they are for (so a green run means something).
 #[test]
 fn the_rule_checks_catch_violations() {
-    crate::skip_on_citus!("its deliberately broken tables would become Citus local tables in the database every test shares; the checks are the same SQL as on a single node");
+    crate::skip_on_citus!(
+        "its deliberately broken tables would become Citus local tables in the database every test shares; the checks are the same SQL as on a single node"
+    );
     let db = TestDb::new();
     db.exec(
         "CREATE TABLE bad_parent (tenant_id uuid REFERENCES tenants (id), id uuid PRIMARY KEY,

@@ -157,11 +157,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     .expect("join")
     .1;
     assert_eq!(status.code(), Some(0), "graceful exit");
-    assert_eq!(
-        db.scalar(&users),
-        25,
-        "every accepted create was committed"
-    );
+    assert_eq!(db.scalar(&users), 25, "every accepted create was committed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,7 +99,9 @@ async fn tenant_crud_and_validation() {
     .await
     .expect(200, None);
     if citus() {
-        eprintln!("skipped on Citus: listing exactly this test's tenants needs a database of its own");
+        eprintln!(
+            "skipped on Citus: listing exactly this test's tenants needs a database of its own"
+        );
     } else {
         let list = app.get("/api/v1/tenants?status=suspended", &p).await;
         list.expect(200, None);
@@ -144,7 +146,9 @@ async fn tenant_with_an_invalid_admin_is_not_created_at_all() {
     r.expect(422, Some("validation_failed"));
     assert_eq!(r.body["errors"][0]["field"], "admin.password");
     assert_eq!(
-        app.db.scalar(&format!("SELECT count(*) FROM tenants WHERE code = '{atomic}'")),
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM tenants WHERE code = '{atomic}'"
+        )),
         0
     );
 }

@@ -139,14 +139,14 @@ async fn health_and_stats_describe_the_database_and_pool() {
     if crate::harness::citus() {
         // The shards, not the coordinator's empty shell: 32 shards of users, each with
         // at least its heap and index pages, on the workers.
-        let shell = app
-            .db
-            .scalar("SELECT pg_total_relation_size('users')");
-        let shards = app
-            .db
-            .scalar("SELECT citus_total_relation_size('users')");
+        let shell = app.db.scalar("SELECT pg_total_relation_size('users')");
+        let shards = app.db.scalar("SELECT citus_total_relation_size('users')");
         assert!(shards > 32 * 8192, "{shards}");
-        assert_eq!(users["total_bytes"].as_i64(), Some(shards), "shell: {shell}");
+        assert_eq!(
+            users["total_bytes"].as_i64(),
+            Some(shards),
+            "shell: {shell}"
+        );
         assert!(
             search["bytes"].as_i64() > Some(32 * 8192),
             "the search index's shards: {search}"
