@@ -108,7 +108,9 @@ fn execute<'a>(
     if !crate::db::citus::is_citus(conn)? {
         return bind(diesel::sql_query(sql).into_boxed()).execute(conn);
     }
-    let [create, fill, copy] = staged(sql);
+    let [create, fill, copy] = staged(sql).ok_or_else(|| {
+        diesel::result::Error::QueryBuilderError("a generator without INSERT INTO t (...)".into())
+    })?;
     diesel::sql_query("DROP TABLE IF EXISTS pg_temp.seed_stage").execute(conn)?;
     diesel::sql_query(create).execute(conn)?;
     bind(diesel::sql_query(fill).into_boxed()).execute(conn)?;
@@ -120,18 +122,18 @@ fn execute<'a>(
 /// Splits a generator into three statements: an empty `seed_stage` with the target's
 /// column types, the generator inserting into it instead (same parameters), and the
 /// copy into the target.
-fn staged(sql: &str) -> [String; 3] {
-    let at = sql.find("INSERT INTO ").expect("a generator inserts");
-    let open = at + sql[at..].find('(').expect("a column list");
-    let close = at + sql[at..].find(')').expect("a column list");
+fn staged(sql: &str) -> Option<[String; 3]> {
+    let at = sql.find("INSERT INTO ")?;
+    let open = at + sql[at..].find('(')?;
+    let close = at + sql[at..].find(')')?;
     let table = sql[at + "INSERT INTO ".len()..open].trim();
     let columns = &sql[open + 1..close];
     let (with, select) = (&sql[..at], &sql[close + 1..]);
-    [
+    Some([
         format!("CREATE TEMP TABLE seed_stage AS SELECT {columns} FROM {table} WITH NO DATA"),
         format!("INSERT INTO seed_stage ({columns}) {with}{select}"),
         format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM seed_stage"),
-    ]
+    ])
 }
 
 /// `per_tenant` users for each new tenant: `user00001@<code>.test` is the admin, every
@@ -306,7 +308,9 @@ mod tests {
     fn a_generator_is_staged_through_a_temporary_table() {
         let [create, fill, copy] = super::staged(
             "WITH b AS (SELECT 1) INSERT INTO items (tenant_id, id) SELECT b.x, b.y FROM b",
-        );
+        )
+        .expect("staged");
+        assert!(super::staged("SELECT 1").is_none());
         assert_eq!(
             create,
             "CREATE TEMP TABLE seed_stage AS SELECT tenant_id, id FROM items WITH NO DATA"
