@@ -42,6 +42,12 @@ cleanup() {
     echo "test-citus: cluster kept in $base; coordinator: $COORDINATOR_URL" >&2
     return
   fi
+  if [ $status -ne 0 ] && [ -z "${TESTS_STARTED:-}" ]; then
+    # The set-up failed: the servers' own words, for the CI log.
+    for n in "${nodes[@]}"; do
+      [ -f "$base/log/$n.log" ] && { echo "--- $n (port ${port[$n]:-?}) log:" >&2; tail -n 20 "$base/log/$n.log" >&2; }
+    done
+  fi
   for n in "${nodes[@]}"; do
     if [ -f "$base/$n/postmaster.pid" ]; then
       as_pg "$PG_BIN/pg_ctl" -D "$base/$n" -m fast -w stop >/dev/null 2>&1 || true
@@ -140,5 +146,8 @@ export TENANTRY_TEST_CITUS=1
 # The workers' addresses, for the isolate --to-node test.
 export TENANTRY_TEST_CITUS_WORKERS="127.0.0.1:${port[worker1]},127.0.0.1:${port[worker2]}"
 if [ -n "${KEEP_CLUSTER:-}" ] && [ "${1:-}" = "--no-tests" ]; then exit 0; fi
-cargo test --locked --test api -- "$@"
+TESTS_STARTED=1
+# --show-output: the reasons printed by tests that skip themselves on Citus, and the
+# routing check's and isolate's figures.
+cargo test --locked --test api -- --show-output "$@"
 echo "test-citus: done in $(($(date +%s) - started)) s" >&2
