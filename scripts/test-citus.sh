@@ -89,13 +89,21 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
-  for _attempt in 1 2 3 4 5; do
-    p=$((20000 + RANDOM % 40000))
+  # Ports below the kernel's ephemeral range (32768+), where client sockets come from.
+  for _attempt in 1 2 3 4 5 6 7 8; do
+    p=$((20000 + RANDOM % 12000))
     port_free "$p" || continue
     if as_pg env PGPASSFILE="$base/pgpass" "$PG_BIN/pg_ctl" -D "$base/$n" -l "$base/log/$n.log" \
       -o "-p $p" -w -t 60 start >/dev/null; then
-      port[$n]=$p
-      break
+      # The server answering on the port must be this one (another may have taken the
+      # port between the probe and the start).
+      if [ "$(PGPASSWORD=$password "$PG_BIN/psql" "postgres://postgres@127.0.0.1:$p/postgres" -qAtc 'SHOW data_directory' 2>/dev/null)" \
+        = "$(cd "$base/$n" && pwd -P)" ]; then
+        port[$n]=$p
+        break
+      fi
+      echo "test-citus: port $p answers for another server; trying another" >&2
+      as_pg "$PG_BIN/pg_ctl" -D "$base/$n" -m immediate -w stop >/dev/null 2>&1 || true
     fi
   done
   [ -n "${port[$n]:-}" ] || { echo "test-citus: $n did not start; log:" >&2; cat "$base/log/$n.log" >&2; exit 1; }
