@@ -94,8 +94,27 @@ pub async fn serve(config: Config, database_url: &str) -> Result<(), BoxError> {
     );
     let listener = TcpListener::bind(config.bind_addr).await?;
     tracing::info!(addr = %listener.local_addr()?, pool_size = config.db_pool_size, "listening");
+    let limits = ConnLimits::from_config(&config);
     let app = App::new(config, pool, &secret);
-    run_until_signal(listener, crate::router(app), shutdown_signal()).await
+    run_until_signal(listener, crate::router(app), limits, shutdown_signal()).await
+}
+
+/// Limits on connections (API.md §10): slow or idle clients hold nothing for long.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl ConnLimits {
+    pub fn from_config(config: &Config) -> Self {
+        ConnLimits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `signal` resolves, then stops accepting at once
@@ -103,25 +122,17 @@ pub async fn serve(config: Config, database_url: &str) -> Result<(), BoxError> {
 pub async fn run_until_signal(
     listener: TcpListener,
     router: axum::Router,
+    limits: ConnLimits,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        signal.await;
-        let _ = tx.send(true);
-    });
-    let mut stop = rx.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let _ = stop.wait_for(|s| *s).await;
-        tracing::info!("shutdown requested: no new connections, draining in-flight requests");
-    });
-    let mut drain_deadline = rx;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    crate::connections::accept_loop(listener, router, limits, &graceful, signal).await;
+    tracing::info!("shutdown requested: no new connections, draining in-flight requests");
     tokio::select! {
-        result = server.into_future() => result?,
-        _ = async move {
-            let _ = drain_deadline.wait_for(|s| *s).await;
-            tokio::time::sleep(DRAIN_TIMEOUT).await;
-        } => tracing::warn!("drain timeout reached; exiting with requests still running"),
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            tracing::warn!("drain timeout reached; exiting with requests still running")
+        }
     }
     tracing::info!("server stopped");
     Ok(())

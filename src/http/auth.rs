@@ -23,6 +23,9 @@ use crate::models::user::User;
 use crate::repos::logins;
 use crate::request_id::RequestId;
 
+/// Longest email any user can have (as `validate::Checks::email`).
+const MAX_EMAIL_CHARS: usize = 254;
+
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(login))
 }
@@ -62,6 +65,15 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, AppError> {
     let code = body.tenant_code;
     let email = body.email.to_lowercase();
+    // A field no account can have is refused before any work, with the same answer as
+    // any other wrong part: nothing longer than the bounds reaches the throttle table
+    // (whose index would overflow) or the tenant's audit log.
+    if !crate::http::tenants::valid_code(&code)
+        || email.chars().count() > MAX_EMAIL_CHARS
+        || body.password.chars().count() > password::MAX_LEN
+    {
+        return Err(AppError::InvalidCredentials);
+    }
 
     let (c, e) = (code.clone(), email.clone());
     let candidate = db::run(&app, move |conn| {

@@ -76,6 +76,7 @@ pub struct CreateExpenseRequest {
     /// 1..=1000 characters.
     pub description: String,
     /// `YYYY-MM-DD`, not in the future.
+    #[serde(deserialize_with = "crate::validate::year_bounded")]
     pub incurred_on: NaiveDate,
 }
 
@@ -200,7 +201,7 @@ pub struct UpdateExpenseRequest {
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_non_null")]
     pub incurred_on: Option<NaiveDate>,
 }
 

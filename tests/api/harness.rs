@@ -487,3 +487,41 @@ impl TestApp {
         ))
     }
 }
+
+/// The app served over real TCP on a free loopback port, by the same code as `serve`
+/// (connection limits included); stopped on drop.
+pub struct TcpServer {
+    pub base: String,
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TcpServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Serves `app`'s router over TCP until the returned handle is dropped.
+pub async fn serve_tcp(app: &TestApp) -> TcpServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = tenantry::router(app.state.clone());
+    let limits = tenantry::server::ConnLimits::from_config(&app.state.config);
+    tokio::spawn(async move {
+        let _ = tenantry::server::run_until_signal(listener, router, limits, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TcpServer {
+        base: format!("http://{addr}"),
+        addr,
+        stop: Some(tx),
+    }
+}

@@ -1,6 +1,7 @@
 //! Integration tests: the real router against a real PostgreSQL (see `harness`).
 
 mod harness;
+mod hostile_input;
 
 mod auth;
 mod backup;
