@@ -19,6 +19,7 @@ mod projects;
 mod rate_limit;
 mod schema_rules;
 mod seed;
+mod slow_clients;
 mod tasks;
 mod tcp;
 mod tenant_metrics;
