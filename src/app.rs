@@ -16,7 +16,8 @@ pub struct App {
     pub pool: DbPool,
     pub jwt: JwtKeys,
     pub cursors: CursorCodec,
-    pub principals: PrincipalCache,
+    /// Shared with database tasks, which invalidate it right after their commit.
+    pub principals: Arc<PrincipalCache>,
     pub rate_limiter: TenantRateLimiter,
     /// One permit per pooled connection: taken before a database task is handed to the
     /// blocking pool (see `db::run`).
@@ -33,7 +34,7 @@ impl App {
         Arc::new(App {
             jwt: JwtKeys::new(jwt_secret.as_bytes()),
             cursors: CursorCodec::new(jwt_secret.as_bytes()),
-            principals: PrincipalCache::default(),
+            principals: Arc::new(PrincipalCache::default()),
             rate_limiter,
             db_slots: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
             config,

@@ -87,6 +87,29 @@ where
     run(app, move |conn| conn.transaction(|conn| f(conn, &ctx))).await
 }
 
+/// As [`write_for`], then `after` with the result once the transaction has committed,
+/// still inside the database task: it runs even when the request's future is dropped
+/// (a client hanging up) after the commit. For cache invalidation.
+pub async fn write_for_then<T, F, A>(
+    app: &App,
+    ctx: &TenantContext,
+    f: F,
+    after: A,
+) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
+    A: FnOnce(&T) + Send + 'static,
+    T: Send + 'static,
+{
+    let ctx = ctx.clone();
+    run(app, move |conn| {
+        let result = conn.transaction(|conn| f(conn, &ctx))?;
+        after(&result);
+        Ok(result)
+    })
+    .await
+}
+
 /// Attempts of a transaction that keeps losing to contention.
 const CONTENTION_ATTEMPTS: usize = 5;
 

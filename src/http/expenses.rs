@@ -282,7 +282,8 @@ pub async fn submit_expense(
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
 ) -> Result<Versioned, AppError> {
-    ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
+    // Viewers only read (API.md §2), even an expense they drafted before a demotion.
+    ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let expected = Expected::from_parts(body.version, if_match)?;
     Ok(versioned(
         db::write_for(&app, &ctx, move |conn, ctx| {

@@ -130,10 +130,16 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// The security headers of API.md §10, on every response.
+/// The security headers of API.md §10, on every response, and `Cache-Control:
+/// no-store` on every `/api` response (tenant data must not sit in any cache).
 pub async fn security_headers(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
     let mut response = next.run(req).await;
-    add_security_headers(response.headers_mut());
+    let headers = response.headers_mut();
+    add_security_headers(headers);
+    if is_api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 

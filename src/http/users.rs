@@ -213,21 +213,30 @@ pub async fn update_user(
         Some(p) => Some(hash_password(p).await?),
         None => None,
     };
+    // A new password or a deactivation revokes every token issued before this second
+    // (API.md §2). The server's clock, the one that stamps `iat`.
+    let revoke = password_hash.is_some() || body.is_active == Some(false);
     let changes = UserChanges {
         username: body.username,
         role: body.role.map(|r| r.as_str().to_string()),
         is_active: body.is_active,
         password_hash,
+        tokens_valid_after: revoke.then(chrono::Utc::now),
     };
     let user = if changes.is_empty() {
         db::read_for(&app, &ctx, move |conn, ctx| users::find(conn, ctx, id)).await?
     } else {
-        db::write_for(&app, &ctx, move |conn, ctx| {
-            users::update(conn, ctx, id, changes)
-        })
+        // This instance stops honouring the old role, active flag or password at once:
+        // invalidated right after the commit, in the database task, so a client that
+        // hangs up (dropping this handler) cannot leave the old principal cached.
+        let cache = app.principals.clone();
+        db::write_for_then(
+            &app,
+            &ctx,
+            move |conn, ctx| users::update(conn, ctx, id, changes),
+            move |user: &User| cache.invalidate_user(user.tenant_id, user.id),
+        )
         .await?
     };
-    // This instance stops honouring the old role or active flag at once.
-    app.principals.invalidate_user(ctx.tenant_id(), id);
     Ok(Json(user))
 }

@@ -525,3 +525,16 @@ pub async fn serve_tcp(app: &TestApp) -> TcpServer {
         stop: Some(tx),
     }
 }
+
+/// One bigint from `sql` on the database at `url` (blocking).
+pub fn scalar_at(url: &str, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct One {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        v: i64,
+    }
+    let rows: Vec<One> = diesel::sql_query(format!("SELECT ({sql})::bigint AS v"))
+        .load(&mut PgConnection::establish(url).expect("connect"))
+        .expect("scalar query");
+    rows[0].v
+}

@@ -24,5 +24,6 @@ mod tasks;
 mod tcp;
 mod tenant_metrics;
 mod tenants;
+mod token_rules;
 mod users;
 mod utils_db;
