@@ -147,7 +147,7 @@ pub async fn create_tenant(
         Some(a) => Some(CreateUser {
             email: a.email,
             username: a.username,
-            password_hash: hash_password(a.password).await?,
+            password_hash: hash_password(&app, a.password).await?,
             role: Role::Admin,
         }),
         None => None,

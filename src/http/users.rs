@@ -48,11 +48,10 @@ fn check_password(c: &mut Checks, field: &str, password: &str) {
     c.length(field, password, password::MIN_LEN, password::MAX_LEN);
 }
 
-/// Hashes on the blocking pool: Argon2 must not stall the async runtime.
-pub async fn hash_password(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(AppError::internal)?
+/// Hashes on the password workers: Argon2 must not stall the async runtime nor take
+/// the threads database work runs on.
+pub async fn hash_password(app: &crate::app::App, password: String) -> Result<String, AppError> {
+    app.hasher.run(move || password::hash(&password)).await?
 }
 
 /// Creates a user in the caller's tenant (admin).
@@ -74,7 +73,7 @@ pub async fn create_user(
     check_username(&mut c, &body.username);
     check_password(&mut c, "password", &body.password);
     c.finish()?;
-    let password_hash = hash_password(body.password).await?;
+    let password_hash = hash_password(&app, body.password).await?;
     let new = CreateUser {
         email: body.email,
         username: body.username,
@@ -210,7 +209,7 @@ pub async fn update_user(
     }
     c.finish()?;
     let password_hash = match body.password {
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => Some(hash_password(&app, p).await?),
         None => None,
     };
     // A new password or a deactivation revokes every token issued before this second

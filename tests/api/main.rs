@@ -11,6 +11,7 @@ mod expenses;
 mod explain;
 mod isolation;
 mod items;
+mod login_flood;
 mod migrations;
 mod observability;
 mod ops;
