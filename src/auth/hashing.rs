@@ -75,13 +75,25 @@ impl HashPool {
         }
     }
 
-    /// Runs `f` on a worker once one is free within the wait, else `503`.
+    /// Runs `f` on a worker once one is free within the wait (one second: logins),
+    /// else `503`.
     pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+        self.run_within(self.wait, f).await
+    }
+
+    /// As [`run`](Self::run) with another wait: an authenticated admin creating users
+    /// waits its turn (up to the request timeout) rather than being refused after a
+    /// second; only logins, open to anyone, are refused that soon.
+    pub async fn run_within<T, F>(&self, wait: Duration, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = tokio::time::timeout(wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| AppError::Busy {
                 retry_after_secs: RETRY_AFTER_SECS,

@@ -55,6 +55,7 @@ where
         if matches!(result, Err(AppError::DatabaseUnavailable(_))) {
             conn.mark_lost();
         }
+        conn.touch();
         result
     })
     .await

@@ -51,7 +51,11 @@ fn check_password(c: &mut Checks, field: &str, password: &str) {
 /// Hashes on the password workers: Argon2 must not stall the async runtime nor take
 /// the threads database work runs on.
 pub async fn hash_password(app: &crate::app::App, password: String) -> Result<String, AppError> {
-    app.hasher.run(move || password::hash(&password)).await?
+    app.hasher
+        .run_within(app.config.request_timeout, move || {
+            password::hash(&password)
+        })
+        .await?
 }
 
 /// Creates a user in the caller's tenant (admin).
