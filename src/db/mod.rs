@@ -13,6 +13,7 @@ pub mod locking;
 pub mod migrations;
 pub mod pagination;
 pub mod pool;
+pub mod tenant_share;
 
 use diesel::Connection;
 use diesel::pg::PgConnection;
@@ -73,6 +74,10 @@ where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
     let ctx = ctx.clone();
     run(app, move |conn| f(conn, &ctx)).await
 }
@@ -84,6 +89,10 @@ where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
     let ctx = ctx.clone();
     run(app, move |conn| conn.transaction(|conn| f(conn, &ctx))).await
 }
@@ -102,6 +111,10 @@ where
     A: FnOnce(&T) + Send + 'static,
     T: Send + 'static,
 {
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
     let ctx = ctx.clone();
     run(app, move |conn| {
         let result = conn.transaction(|conn| f(conn, &ctx))?;

@@ -16,6 +16,7 @@ mod migrations;
 mod observability;
 mod ops;
 mod ops_support;
+mod pool_share;
 mod projects;
 mod rate_limit;
 mod schema_rules;
