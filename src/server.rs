@@ -53,8 +53,9 @@ pub fn jwt_secret(config: &Config) -> Result<String, BoxError> {
         return Err("JWT_SECRET is required (at least 32 bytes) when DATABASE_URL is set".into());
     }
     let file = config.data_dir.join("jwt_secret");
-    let secret = match std::fs::read_to_string(&file) {
-        Ok(s) if check_jwt_secret(s.trim()).is_ok() => s.trim().to_string(),
+    // A file that is not a private file of ours (planted, a symlink) is an error.
+    let secret = match crate::db::embedded::read_private(&file)? {
+        Some(s) if check_jwt_secret(s.trim()).is_ok() => s.trim().to_string(),
         _ => {
             std::fs::create_dir_all(&config.data_dir)?;
             let s = random_hex(32);
