@@ -50,6 +50,9 @@ pub struct Config {
     pub max_connections: usize,
     /// `HASH_WORKERS`: password-hashing threads (default one per core).
     pub hash_workers: usize,
+    /// `STATEMENT_TIMEOUT_MS`: the cap on one statement of a request (a read or a
+    /// small write); maintenance routes get the request budget instead.
+    pub statement_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -76,6 +79,7 @@ impl std::fmt::Debug for Config {
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
             .field("hash_workers", &self.hash_workers)
+            .field("statement_timeout", &self.statement_timeout)
             .finish()
     }
 }
@@ -141,6 +145,9 @@ impl Config {
             ),
             max_connections: parse_or(&get, "MAX_CONNECTIONS", 1024usize)?.max(1),
             hash_workers: parse_or(&get, "HASH_WORKERS", cores as usize)?.max(1),
+            statement_timeout: Duration::from_millis(
+                parse_or(&get, "STATEMENT_TIMEOUT_MS", 5_000u64)?.max(1),
+            ),
         })
     }
 }

@@ -86,10 +86,7 @@ pub async fn serve(config: Config, database_url: &str) -> Result<(), BoxError> {
         &pool::PoolOptions {
             max_size: config.db_pool_size,
             acquire_timeout: config.db_acquire_timeout,
-            statement_timeout: config
-                .request_timeout
-                .saturating_sub(Duration::from_secs(1))
-                .max(Duration::from_secs(1)),
+            statement_timeout: config.statement_timeout,
             slow_query: config.slow_query,
         },
     );

@@ -63,6 +63,36 @@ where
     .map_err(|join| AppError::internal(format!("database task failed: {join}")))?
 }
 
+/// As [`run`] for long platform work (deleting a tenant): its statements may run for
+/// the request budget, not the short per-statement cap (`STATEMENT_TIMEOUT_MS`) of
+/// ordinary requests; the connection gets the short cap back afterwards. (`/utils/db`
+/// maintenance sets its own per-step timeouts, see `ops::runner`.)
+pub async fn run_maintenance<T, F>(app: &App, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    use diesel::connection::SimpleConnection;
+    let long = app
+        .config
+        .request_timeout
+        .saturating_sub(std::time::Duration::from_secs(1))
+        .max(app.config.statement_timeout)
+        .as_millis();
+    let short = app.config.statement_timeout.as_millis();
+    run(app, move |conn| {
+        conn.batch_execute(&format!("SET statement_timeout = {long}"))?;
+        let result = f(conn);
+        // A connection left with the long cap would hand it to the next request.
+        conn.batch_execute(&format!("SET statement_timeout = {short}"))
+            .map_err(|e| {
+                AppError::DatabaseUnavailable(format!("restoring statement_timeout: {e}"))
+            })?;
+        result
+    })
+    .await
+}
+
 /// Runs tenant-scoped reads: a single statement needs no transaction, which saves two
 /// round trips on the hot path.
 ///

@@ -296,7 +296,8 @@ pub async fn delete_tenant(
     AppPath(id): AppPath<Uuid>,
 ) -> Result<StatusCode, AppError> {
     let cache = app.principals.clone();
-    let removed = db::run(&app, move |conn| {
+    // Deleting a large tenant may take longer than one ordinary statement may.
+    let removed = db::run_maintenance(&app, move |conn| {
         let removed = tenants::delete(conn, id)?;
         cache.invalidate_tenant(id);
         Ok(removed)

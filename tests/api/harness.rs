@@ -227,6 +227,7 @@ pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
         ("DB_POOL_SIZE".into(), "8".into()),
         ("REQUEST_TIMEOUT_MS".into(), "10000".into()),
         ("DB_ACQUIRE_TIMEOUT_MS".into(), "5000".into()),
+        ("STATEMENT_TIMEOUT_MS".into(), "10000".into()),
     ];
     for (k, v) in extra {
         vars.retain(|(name, _)| name != k);
@@ -335,7 +336,7 @@ impl TestApp {
             &pool::PoolOptions {
                 max_size: config.db_pool_size,
                 acquire_timeout: config.db_acquire_timeout,
-                statement_timeout: Duration::from_secs(10),
+                statement_timeout: config.statement_timeout,
                 slow_query: config.slow_query,
             },
         );

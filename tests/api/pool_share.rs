@@ -112,3 +112,36 @@ async fn a_tenant_saturating_its_share_leaves_others_served() {
         );
     }
 }
+
+/// A read that cannot finish within `STATEMENT_TIMEOUT_MS` is cut off by the database
+/// and answers 503 at once, instead of holding its connection for the whole request.
+#[tokio::test]
+async fn a_read_past_the_statement_timeout_is_cancelled_and_503() {
+    let app = TestApp::with_env(&[
+        ("STATEMENT_TIMEOUT_MS", "300"),
+        ("REQUEST_TIMEOUT_MS", "20000"),
+    ])
+    .await;
+    let t = app.tenant("slowread").await;
+    app.get("/api/v1/projects", &t.admin.token)
+        .await
+        .expect(200, None);
+    let mut blocker = app.db.conn();
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE projects IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    let started = std::time::Instant::now();
+    let r = app.get("/api/v1/projects", &t.admin.token).await;
+    r.expect(503, Some("database_unavailable"));
+    assert!(r.header("retry-after").is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    blocker.batch_execute("ROLLBACK").expect("release");
+    // The connection is fine afterwards.
+    app.get("/api/v1/projects", &t.admin.token)
+        .await
+        .expect(200, None);
+}
