@@ -5,10 +5,10 @@
 //! the tenant-scoped [`read_for`] / [`write_for`] (tenant pool, application role,
 //! row-level security keyed by the request's tenant) or [`platform`] (platform pool,
 //! the owner's role, every tenant; its callers are listed in [`platform`](mod@platform)).
-//! The closure runs on Tokio's blocking pool,
-//! inside the caller's tracing span, and the pooled connection is taken *inside* the
+//! The closure runs on Tokio's blocking pool, inside the caller's tracing span, and the pooled connection is taken *inside* the
 //! closure and returned as soon as it ends. No extractor ever holds a connection.
 
+pub mod citus;
 pub mod embedded;
 pub mod errors;
 pub mod instrumentation;
@@ -18,6 +18,7 @@ pub mod pagination;
 pub mod platform;
 pub mod pool;
 pub mod tenant_scope;
+pub mod tenant_share;
 
 use std::sync::Arc;
 
@@ -61,6 +62,7 @@ where
         if matches!(result, Err(AppError::DatabaseUnavailable(_))) {
             conn.mark_lost();
         }
+        conn.touch();
         result
     })
     .await
@@ -69,7 +71,7 @@ where
 
 /// Runs `f` on the tenant pool with no tenant set: every tenant table (and `tenants`)
 /// looks empty to it. Only for statements that read no tenant data (the readiness
-/// probe's `SELECT 1`).
+/// probes).
 pub async fn unscoped<T, F>(app: &App, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
@@ -88,18 +90,52 @@ where
     with_conn(app, &app.platform_pool, &app.platform_slots, f).await
 }
 
+/// As [`platform`] for long platform work (deleting a tenant): its statements may run for
+/// the request budget, not the short per-statement cap (`STATEMENT_TIMEOUT_MS`) of
+/// ordinary requests; the connection gets the short cap back afterwards. (`/utils/db`
+/// maintenance sets its own per-step timeouts, see `ops::runner`.)
+pub async fn run_maintenance<T, F>(app: &App, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    use diesel::connection::SimpleConnection;
+    let long = app
+        .config
+        .request_timeout
+        .saturating_sub(std::time::Duration::from_secs(1))
+        .max(app.config.statement_timeout)
+        .as_millis();
+    let short = app.config.statement_timeout.as_millis();
+    platform(app, move |conn| {
+        conn.batch_execute(&format!("SET statement_timeout = {long}"))?;
+        let result = f(conn);
+        // A connection left with the long cap would hand it to the next request.
+        conn.batch_execute(&format!("SET statement_timeout = {short}"))
+            .map_err(|e| {
+                AppError::DatabaseUnavailable(format!("restoring statement_timeout: {e}"))
+            })?;
+        result
+    })
+    .await
+}
+
 /// Runs tenant-scoped reads in a read-only transaction whose `app.tenant_id` is the
 /// context's tenant.
 ///
-/// This helper and [`write_for`] are the only entry points for tenant data, and the
-/// only places the tenant setting is made (docs/security.md, the third wall): see [`tenant_scope`].
-/// A read used to be one statement without a transaction; the setting costs it the
-/// transaction's two extra round trips (measured in docs/benchmarks.md).
+/// This helper and the `write_for` family are the only entry points for tenant data, and
+/// the only places the tenant setting is made (docs/security.md, the third wall): see
+/// [`tenant_scope`]. A read used to be one statement without a transaction; the setting
+/// costs it the transaction's two extra round trips (measured in docs/benchmarks.md).
 pub async fn read_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
     let ctx = ctx.clone();
     unscoped(app, move |conn| {
         tenant_scope::transaction(conn, &ctx, tenant_scope::Access::ReadOnly, f)
@@ -115,9 +151,40 @@ where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
     let ctx = ctx.clone();
     unscoped(app, move |conn| {
         tenant_scope::transaction(conn, &ctx, tenant_scope::Access::ReadWrite, f)
+    })
+    .await
+}
+
+/// As [`write_for`], then `after` with the result once the transaction has committed,
+/// still inside the database task: it runs even when the request's future is dropped
+/// (a client hanging up) after the commit. For cache invalidation.
+pub async fn write_for_then<T, F, A>(
+    app: &App,
+    ctx: &TenantContext,
+    f: F,
+    after: A,
+) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
+    A: FnOnce(&T) + Send + 'static,
+    T: Send + 'static,
+{
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
+    let ctx = ctx.clone();
+    unscoped(app, move |conn| {
+        let result = tenant_scope::transaction(conn, &ctx, tenant_scope::Access::ReadWrite, f)?;
+        after(&result);
+        Ok(result)
     })
     .await
 }
