@@ -110,6 +110,9 @@ impl<'c> Runner<'c> {
 fn describe(e: &AppError) -> String {
     match e {
         AppError::Internal(cause) => cause.clone(),
+        // Since STATEMENT_TIMEOUT_MS, a cancelled statement maps to `Timeout` ("request
+        // timed out"); here it is the step's own budget that cut it off.
+        AppError::Timeout => "canceled by the statement timeout of the step's budget".into(),
         other => other.to_string(),
     }
 }
