@@ -107,6 +107,9 @@ pub enum AppError {
     DatabaseUnavailable(String),
     #[error("request timed out")]
     Timeout,
+    /// A statement cut off by `STATEMENT_TIMEOUT_MS`; the string is the database's text.
+    #[error("statement timeout: {0}")]
+    StatementTimeout(String),
     /// A serialization failure or deadlock: retried by `db::write_for_retrying`, and
     /// only seen by a client (as 503) if every retry lost.
     #[error("contention: {0}")]
@@ -170,7 +173,7 @@ impl AppError {
             LastAdmin => (StatusCode::UNPROCESSABLE_ENTITY, "last_admin"),
             PreconditionRequired => (StatusCode::PRECONDITION_REQUIRED, "precondition_required"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            DatabaseUnavailable(_) | Timeout | Contention(_) => {
+            DatabaseUnavailable(_) | Timeout | StatementTimeout(_) | Contention(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -218,7 +221,9 @@ impl AppError {
             PreconditionRequired => "send the current version in the body or in If-Match".into(),
             RateLimited { .. } => "too many requests; retry later".into(),
             DatabaseUnavailable(_) => "the database is unavailable; retry later".into(),
-            Timeout => "the request did not finish in time; retry later".into(),
+            Timeout | StatementTimeout(_) => {
+                "the request did not finish in time; retry later".into()
+            }
             Contention(_) => "the database is busy; retry later".into(),
             Internal(_) => "an unexpected error occurred".into(),
         }
@@ -229,7 +234,8 @@ impl AppError {
         match self {
             AppError::Internal(cause)
             | AppError::DatabaseUnavailable(cause)
-            | AppError::Contention(cause) => Some(cause.clone()),
+            | AppError::Contention(cause)
+            | AppError::StatementTimeout(cause) => Some(cause.clone()),
             AppError::Timeout => Some("request timeout".into()),
             _ => None,
         }
@@ -326,7 +332,9 @@ impl IntoResponse for AppError {
                     HeaderValue::from((*retry_after_secs).max(1)),
                 );
             }
-            AppError::DatabaseUnavailable(_) | AppError::Timeout => {
+            AppError::DatabaseUnavailable(_)
+            | AppError::Timeout
+            | AppError::StatementTimeout(_) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(DATABASE_RETRY_AFTER_SECS),

@@ -60,7 +60,7 @@ impl From<DieselError> for AppError {
                         .message()
                         .contains("canceling statement due to statement timeout") =>
                     {
-                        return AppError::Timeout;
+                        return AppError::StatementTimeout(err.to_string());
                     }
                     _ => {}
                 }
