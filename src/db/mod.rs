@@ -6,6 +6,7 @@
 //! inside the caller's tracing span, and the pooled connection is taken *inside* the
 //! closure and returned as soon as it ends. No extractor ever holds a connection.
 
+pub mod citus;
 pub mod embedded;
 pub mod errors;
 pub mod instrumentation;

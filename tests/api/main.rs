@@ -6,6 +6,7 @@ mod hostile_input;
 mod auth;
 mod backup;
 mod bad_input;
+mod citus;
 mod deploy;
 mod expenses;
 mod explain;

@@ -103,7 +103,12 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
         .pool_max_idle_per_host(32)
         .build()
         .expect("client");
-    let (token, _) = create_tenant(&client, &server.base, "drain").await;
+    let code = crate::harness::tenant_code("drain");
+    let (token, tenant) = create_tenant(&client, &server.base, &code).await;
+    let users = format!(
+        "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+        tenant["id"].as_str().expect("tenant id")
+    );
     // Open the connections first, so the burst below is written on established
     // connections rather than racing the listener's close.
     let warm: Vec<_> = (0..24)
@@ -129,7 +134,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     }
     // Signal once the server is demonstrably inside the burst: one create committed.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while db.scalar("SELECT count(*) FROM users") < 2 {
+    while db.scalar(&users) < 2 {
         assert!(Instant::now() < deadline, "burst never started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -152,11 +157,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     .expect("join")
     .1;
     assert_eq!(status.code(), Some(0), "graceful exit");
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM users"),
-        25,
-        "every accepted create was committed"
-    );
+    assert_eq!(db.scalar(&users), 25, "every accepted create was committed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
