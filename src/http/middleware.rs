@@ -29,11 +29,11 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let request_id =
         RequestId::from_incoming(req.headers().get(request_id::HEADER).map(|v| v.as_bytes()));
     req.extensions_mut().insert(request_id.clone());
+    let in_flight = crate::metrics::InFlight::start();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "<unmatched>".to_string(), |p| p.as_str().to_string());
+    // `MatchedPath` is a shared string: cloning it does not allocate.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("<unmatched>", MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
         method = %method,
@@ -50,7 +50,8 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
             .insert(HeaderName::from_static(request_id::HEADER), value);
     }
     let status = response.status().as_u16();
-    crate::metrics::record_request(method.as_str(), &route, status, elapsed);
+    crate::metrics::record_request(&method, route, status, elapsed);
+    drop(in_flight);
     span.in_scope(|| {
         tracing::info!(
             status,

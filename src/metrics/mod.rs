@@ -1,99 +1,47 @@
 //! Process-wide counters and histograms rendered as Prometheus text at `GET /metrics`.
 //!
-//! Hand-rolled on purpose: a handful of atomics and one mutex-guarded map cover what is
-//! exported (requests by route and status, request latency, query time, pool state), and
-//! the text format is a few lines of code.
+//! Hand-rolled on purpose, rather than `metrics` + `metrics-exporter-prometheus`: every
+//! series here has a label set known in advance (method, route, status class), so it
+//! can be a fixed array of atomics reached without hashing label strings or allocating
+//! per request, which a generic label-keyed recorder cannot offer; the text format is a
+//! few `writeln!`s, and the families are checked by `promtool check metrics` in the tests.
 
-use std::collections::BTreeMap;
+mod histogram;
+mod process;
+mod requests;
+
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Upper bounds, in seconds, of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-];
+use axum::http::Method;
 
-/// A cumulative histogram with fixed buckets.
-#[derive(Default)]
-struct Histogram {
-    counts: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
+use histogram::Histogram;
+pub use requests::METHODS;
 
-impl Histogram {
-    fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                self.counts[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-    }
+/// The login route: its `429`s are login-limit refusals, every other `429` a rate-limit one.
+const LOGIN_ROUTE: &str = "/api/v1/auth/login";
 
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            let n = self.counts[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {n}");
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braces} {sum}");
-        let _ = writeln!(out, "{name}_count{braces} {count}");
-    }
-}
-
-#[derive(Default)]
-struct Registry {
-    /// route → its counters and latency histogram. Keyed by route alone so the hot path
-    /// finds its entry by `&str`, without allocating.
-    routes: BTreeMap<String, RouteStats>,
-}
-
-#[derive(Default)]
-struct RouteStats {
-    /// (method, status, count): a handful per route, so a linear search is fastest.
-    counts: Vec<(String, u16, u64)>,
-    latency: Histogram,
-}
-
-static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
-static QUERY_TIME: std::sync::LazyLock<Histogram> = std::sync::LazyLock::new(Histogram::default);
+static QUERY_TIME: LazyLock<Histogram> = LazyLock::new(Histogram::default);
+static POOL_WAIT: LazyLock<Histogram> = LazyLock::new(Histogram::default);
 static POOL_WAIT_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+static IN_FLIGHT: AtomicI64 = AtomicI64::new(0);
+static RATE_LIMIT_REFUSALS: AtomicU64 = AtomicU64::new(0);
+static LOGIN_LIMIT_REFUSALS: AtomicU64 = AtomicU64::new(0);
+static PASSWORD_HASH_QUEUE: AtomicU64 = AtomicU64::new(0);
 
-/// Counts one finished request.
-pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let Ok(mut guard) = REGISTRY.lock() else {
-        return;
-    };
-    let reg = guard.get_or_insert_with(Registry::default);
-    if !reg.routes.contains_key(route) {
-        reg.routes.insert(route.to_string(), RouteStats::default());
+/// Counts one finished request (and, for a `429`, the refusal by its limiter).
+pub fn record_request(method: &Method, route: &str, status: u16, elapsed: Duration) {
+    requests::record(method, route, status, elapsed);
+    if status == 429 {
+        let counter = if route == LOGIN_ROUTE {
+            &LOGIN_LIMIT_REFUSALS
+        } else {
+            &RATE_LIMIT_REFUSALS
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
-    let Some(stats) = reg.routes.get_mut(route) else {
-        return;
-    };
-    match stats
-        .counts
-        .iter_mut()
-        .find(|(m, s, _)| m == method && *s == status)
-    {
-        Some((_, _, n)) => *n += 1,
-        None => stats.counts.push((method.to_string(), status, 1)),
-    }
-    stats.latency.observe(elapsed);
 }
 
 /// Times one database query (called by the Diesel instrumentation).
@@ -101,9 +49,36 @@ pub fn record_query(elapsed: Duration) {
     QUERY_TIME.observe(elapsed);
 }
 
+/// Times one wait for a pooled connection: the slot semaphore plus the r2d2 checkout.
+pub fn record_pool_wait(elapsed: Duration) {
+    POOL_WAIT.observe(elapsed);
+}
+
 /// Counts a request that gave up waiting for a pooled connection.
 pub fn record_pool_timeout() {
     POOL_WAIT_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Sets the number of password hashes queued or running (called by the hashing workers).
+pub fn set_password_hash_queue(depth: u64) {
+    PASSWORD_HASH_QUEUE.store(depth, Ordering::Relaxed);
+}
+
+/// Counts a request as in flight until dropped (so a cancelled request is uncounted too).
+#[must_use = "the request counts as in flight only while the guard lives"]
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn start() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Pool figures sampled at render time.
@@ -114,42 +89,28 @@ pub struct PoolSnapshot {
     pub idle: u32,
 }
 
+/// Writes one `# HELP`/`# TYPE` header and an unlabelled sample.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
 /// Renders every metric in the Prometheus text exposition format (version 0.0.4).
 pub fn render(pool: PoolSnapshot) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(16 * 1024);
+    requests::render(&mut out);
     out.push_str(
-        "# HELP tenantry_http_requests_total HTTP requests by method, route and status.\n",
+        "# HELP tenantry_db_query_duration_seconds Time spent in database queries.\n\
+         # TYPE tenantry_db_query_duration_seconds histogram\n",
     );
-    out.push_str("# TYPE tenantry_http_requests_total counter\n");
-    let guard = REGISTRY.lock().ok();
-    if let Some(reg) = guard.as_ref().and_then(|g| g.as_ref()) {
-        for (route, method, status, n) in reg
-            .routes
-            .iter()
-            .flat_map(|(route, st)| st.counts.iter().map(move |(m, s, n)| (route, m, s, n)))
-        {
-            let _ = writeln!(
-                out,
-                "tenantry_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(method),
-                escape(route)
-            );
-        }
-        out.push_str("# HELP tenantry_http_request_duration_seconds Request latency by route.\n");
-        out.push_str("# TYPE tenantry_http_request_duration_seconds histogram\n");
-        for (route, st) in &reg.routes {
-            let labels = format!("route=\"{}\"", escape(route));
-            st.latency
-                .render(&mut out, "tenantry_http_request_duration_seconds", &labels);
-        }
-    } else {
-        out.push_str("# HELP tenantry_http_request_duration_seconds Request latency by route.\n");
-        out.push_str("# TYPE tenantry_http_request_duration_seconds histogram\n");
-    }
-    drop(guard);
-    out.push_str("# HELP tenantry_db_query_duration_seconds Time spent in database queries.\n");
-    out.push_str("# TYPE tenantry_db_query_duration_seconds histogram\n");
     QUERY_TIME.render(&mut out, "tenantry_db_query_duration_seconds", "");
+    out.push_str(
+        "# HELP tenantry_db_pool_wait_seconds Wait for a pooled connection (slot and checkout).\n\
+         # TYPE tenantry_db_pool_wait_seconds histogram\n",
+    );
+    POOL_WAIT.render(&mut out, "tenantry_db_pool_wait_seconds", "");
     let gauges = [
         (
             "tenantry_db_pool_max_size",
@@ -168,18 +129,56 @@ pub fn render(pool: PoolSnapshot) -> String {
         ),
     ];
     for (name, help, value) in gauges {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        single(&mut out, name, "gauge", help, value);
+    }
+    let counters = [
+        (
+            "tenantry_db_pool_wait_timeouts_total",
+            "Checkouts that timed out waiting for a connection.",
+            &POOL_WAIT_TIMEOUTS,
+        ),
+        (
+            "tenantry_rate_limit_refusals_total",
+            "Requests refused by the per-tenant rate limit.",
+            &RATE_LIMIT_REFUSALS,
+        ),
+        (
+            "tenantry_login_limit_refusals_total",
+            "Login attempts refused by the login limits.",
+            &LOGIN_LIMIT_REFUSALS,
+        ),
+    ];
+    for (name, help, value) in counters {
+        single(
+            &mut out,
+            name,
+            "counter",
+            help,
+            value.load(Ordering::Relaxed),
         );
     }
+    single(
+        &mut out,
+        "tenantry_http_requests_in_flight",
+        "gauge",
+        "Requests being served.",
+        IN_FLIGHT.load(Ordering::Relaxed),
+    );
+    single(
+        &mut out,
+        "tenantry_password_hash_queue",
+        "gauge",
+        "Password hashes queued or running.",
+        PASSWORD_HASH_QUEUE.load(Ordering::Relaxed),
+    );
     let _ = writeln!(
         out,
-        "# HELP tenantry_db_pool_wait_timeouts_total Checkouts that timed out waiting for a connection.\n\
-         # TYPE tenantry_db_pool_wait_timeouts_total counter\n\
-         tenantry_db_pool_wait_timeouts_total {}",
-        POOL_WAIT_TIMEOUTS.load(Ordering::Relaxed)
+        "# HELP tenantry_build_info The running build; the value is always 1.\n\
+         # TYPE tenantry_build_info gauge\n\
+         tenantry_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
     );
+    process::render(&mut out);
     out
 }
 
@@ -195,20 +194,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_buckets_are_cumulative() {
-        let h = Histogram::default();
-        h.observe(Duration::from_micros(300));
-        h.observe(Duration::from_millis(30));
-        let mut out = String::new();
-        h.render(&mut out, "x", "");
-        assert!(out.contains("x_bucket{le=\"0.0005\"} 1"));
-        assert!(out.contains("x_bucket{le=\"0.05\"} 2"));
-        assert!(out.contains("x_bucket{le=\"+Inf\"} 2"));
-        assert!(out.contains("x_count 2"));
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
     }
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    fn refusals_are_told_apart_by_route() {
+        let before = (
+            LOGIN_LIMIT_REFUSALS.load(Ordering::Relaxed),
+            RATE_LIMIT_REFUSALS.load(Ordering::Relaxed),
+        );
+        record_request(&Method::POST, LOGIN_ROUTE, 429, Duration::ZERO);
+        record_request(&Method::GET, "/api/v1/projects", 429, Duration::ZERO);
+        record_request(&Method::GET, "/api/v1/projects", 200, Duration::ZERO);
+        assert!(LOGIN_LIMIT_REFUSALS.load(Ordering::Relaxed) > before.0);
+        assert!(RATE_LIMIT_REFUSALS.load(Ordering::Relaxed) > before.1);
+    }
+
+    #[test]
+    fn the_hash_queue_gauge_shows_what_was_set() {
+        set_password_hash_queue(3);
+        let out = render(PoolSnapshot {
+            max_size: 1,
+            connections: 0,
+            idle: 0,
+        });
+        assert!(out.contains("\ntenantry_password_hash_queue 3\n"), "{out}");
+        assert!(out.contains("tenantry_build_info{version=\""), "{out}");
+        set_password_hash_queue(0);
     }
 }
