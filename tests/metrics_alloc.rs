@@ -54,10 +54,13 @@ fn recording_requests_does_not_allocate() {
     }
     assert_eq!(allocations() - before, 0);
     // The counter itself works: rendering allocates, and is counted.
-    let _ = tenantry::metrics::render(tenantry::metrics::PoolSnapshot {
-        max_size: 1,
-        connections: 1,
-        idle: 1,
-    });
+    let _ = tenantry::metrics::render(
+        tenantry::metrics::PoolSnapshot {
+            max_size: 1,
+            connections: 1,
+            idle: 1,
+        },
+        true,
+    );
     assert!(allocations() > before);
 }

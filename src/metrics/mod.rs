@@ -98,7 +98,7 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
 }
 
 /// Renders every metric in the Prometheus text exposition format (version 0.0.4).
-pub fn render(pool: PoolSnapshot) -> String {
+pub fn render(pool: PoolSnapshot, db_up: bool) -> String {
     let mut out = String::with_capacity(16 * 1024);
     requests::render(&mut out);
     out.push_str(
@@ -159,6 +159,13 @@ pub fn render(pool: PoolSnapshot) -> String {
     }
     single(
         &mut out,
+        "tenantry_db_up",
+        "gauge",
+        "1 when the database answered the probe made for this scrape, else 0.",
+        u8::from(db_up),
+    );
+    single(
+        &mut out,
         "tenantry_http_requests_in_flight",
         "gauge",
         "Requests being served.",
@@ -214,13 +221,17 @@ mod tests {
     #[test]
     fn the_hash_queue_gauge_shows_what_was_set() {
         set_password_hash_queue(3);
-        let out = render(PoolSnapshot {
-            max_size: 1,
-            connections: 0,
-            idle: 0,
-        });
+        let out = render(
+            PoolSnapshot {
+                max_size: 1,
+                connections: 0,
+                idle: 0,
+            },
+            true,
+        );
         assert!(out.contains("\ntenantry_password_hash_queue 3\n"), "{out}");
         assert!(out.contains("tenantry_build_info{version=\""), "{out}");
+        assert!(out.contains("\ntenantry_db_up 1\n"), "{out}");
         set_password_hash_queue(0);
     }
 }

@@ -15,6 +15,7 @@ mod observability;
 mod ops;
 mod ops_support;
 mod projects;
+mod prometheus;
 mod rate_limit;
 mod schema_rules;
 mod seed;

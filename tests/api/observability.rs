@@ -171,6 +171,7 @@ async fn metrics_parse_as_prometheus_text_and_count_the_requests_made() {
     assert!(after.contains_key("tenantry_login_limit_refusals_total"));
     assert!(after.contains_key("tenantry_rate_limit_refusals_total"));
     assert!(after.contains_key("tenantry_password_hash_queue"));
+    assert_eq!(after.get("tenantry_db_up"), Some(&1.0));
     let build = format!(
         r#"tenantry_build_info{{version="{}"}}"#,
         env!("CARGO_PKG_VERSION")
