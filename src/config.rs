@@ -36,6 +36,8 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// Queries slower than this are logged as warnings.
     pub slow_query: Duration,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: spans are exported over OTLP/HTTP when set.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +57,10 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("slow_query", &self.slow_query)
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
@@ -109,6 +115,7 @@ impl Config {
                 3_000,
             )?),
             slow_query: Duration::from_millis(parse_or(&get, "SLOW_QUERY_MS", 100)?),
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
         })
     }
 }

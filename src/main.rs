@@ -84,7 +84,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tenantry::telemetry::init(config.log_format);
+    // Dropped at the end of `main`, after the runtime: it flushes the exported spans.
+    let _telemetry = tenantry::telemetry::init(config.log_format, config.otlp_endpoint.is_some());
     match run(cli.command.unwrap_or(Command::Serve), config) {
         Ok(code) => code,
         Err(e) => {

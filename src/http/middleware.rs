@@ -1,9 +1,9 @@
 //! Request middleware, outermost first:
 //!
 //! 1. [`request_context`]: request id (kept from `x-request-id` or made), the request's
-//!    tracing span (method, route, request id, tenant id filled in by the auth
-//!    extractor), the one log line per request, the request metrics, and the
-//!    `x-request-id` response header.
+//!    tracing span (method, route, request id, trace and span id from `traceparent` or
+//!    new, tenant id filled in by the auth extractor), the one log line per request, the
+//!    request metrics, and the `x-request-id` and `traceparent` response headers.
 //! 2. [`security_headers`]: the four headers every response carries.
 //! 3. [`finalize_problem`]: every 4xx/5xx becomes `application/problem+json` with the
 //!    request id, including the framework's own rejections (unknown route, wrong method,
@@ -23,6 +23,7 @@ use tracing::Instrument;
 use crate::app::AppState;
 use crate::error::{AppError, PROBLEM_JSON, ProblemExtension};
 use crate::request_id::{self, RequestId};
+use crate::telemetry::trace_context;
 
 /// Request id, span, access log line and metrics.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
@@ -39,7 +40,15 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         method = %method,
         route = %route,
         request_id = %request_id.0,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
         tenant_id = tracing::field::Empty,
+    );
+    let trace = crate::telemetry::start_request_trace(
+        &span,
+        req.headers()
+            .get(trace_context::HEADER)
+            .map(HeaderValue::as_bytes),
     );
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
@@ -49,7 +58,14 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
             .headers_mut()
             .insert(HeaderName::from_static(request_id::HEADER), value);
     }
+    response.headers_mut().insert(
+        HeaderName::from_static(trace_context::HEADER),
+        trace.header_value(),
+    );
     let status = response.status().as_u16();
+    if crate::telemetry::otlp::enabled() {
+        crate::telemetry::otlp::set_attribute(&span, "status", i64::from(status));
+    }
     crate::metrics::record_request(&method, route, status, elapsed);
     drop(in_flight);
     span.in_scope(|| {

@@ -23,5 +23,6 @@ mod tasks;
 mod tcp;
 mod tenant_metrics;
 mod tenants;
+mod trace_export;
 mod users;
 mod utils_db;
