@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod env_vars;
 pub mod error;
 pub mod http;
 pub mod metrics;

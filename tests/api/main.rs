@@ -5,6 +5,7 @@ mod harness;
 mod auth;
 mod backup;
 mod bad_input;
+mod cli;
 mod deploy;
 mod expenses;
 mod explain;
