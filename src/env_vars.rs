@@ -101,7 +101,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     var(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "unset",
-        "export spans over OTLP/HTTP to it (e.g. http://127.0.0.1:4318); off when unset",
+        "export spans over OTLP/HTTP to it (plain http, e.g. a collector at http://127.0.0.1:4318); off when unset",
     ),
     var(
         "OTEL_SERVICE_NAME",
