@@ -35,21 +35,21 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     // `MatchedPath` is a shared string: cloning it does not allocate.
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("<unmatched>", MatchedPath::as_str);
+    let trace = crate::telemetry::RequestTrace::begin(
+        req.headers()
+            .get(trace_context::HEADER)
+            .map(HeaderValue::as_bytes),
+    );
     let span = tracing::info_span!(
         "request",
         method = %method,
         route = %route,
         request_id = %request_id.0,
-        trace_id = tracing::field::Empty,
-        span_id = tracing::field::Empty,
+        trace_id = trace.trace_id_field(),
+        span_id = trace.span_id_field(),
         tenant_id = tracing::field::Empty,
     );
-    let trace = crate::telemetry::start_request_trace(
-        &span,
-        req.headers()
-            .get(trace_context::HEADER)
-            .map(HeaderValue::as_bytes),
-    );
+    let trace = trace.attach(&span);
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();

@@ -90,21 +90,50 @@ pub fn init(format: LogFormat, export_spans: bool) -> Telemetry {
     }
 }
 
-/// Gives the request span its trace: the caller's (`traceparent`) or a new one, with
-/// ids from the exporter when spans are exported, and records `trace_id` and `span_id`
-/// on it so every line of the request carries them.
-pub fn start_request_trace(span: &tracing::Span, traceparent: Option<&[u8]>) -> SpanIds {
-    let parent: Option<TraceParent> = traceparent.and_then(trace_context::parse);
-    let ids = if otlp::enabled() {
-        otlp::start(span, parent)
-    } else {
-        None
+/// A request's trace context, read from its `traceparent` before its span exists.
+///
+/// Without export the ids are made here, so they go into the span as it is created
+/// (one formatting of its fields, nothing recorded later); with export OpenTelemetry
+/// assigns them when the span is attached.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTrace {
+    parent: Option<TraceParent>,
+    local: Option<SpanIds>,
+}
+
+impl RequestTrace {
+    /// Parses the caller's `traceparent` (a malformed one is ignored: a new trace).
+    pub fn begin(traceparent: Option<&[u8]>) -> Self {
+        let parent = traceparent.and_then(trace_context::parse);
+        let local = (!otlp::enabled()).then(|| SpanIds::start(parent, false));
+        RequestTrace { parent, local }
     }
-    .unwrap_or_else(|| SpanIds::start(parent, false));
-    span.record(
-        "trace_id",
-        tracing::field::display(TraceIdHex(ids.trace_id)),
-    );
-    span.record("span_id", tracing::field::display(SpanIdHex(ids.span_id)));
-    ids
+
+    /// The span's `trace_id` field, when already known.
+    pub fn trace_id_field(&self) -> Option<tracing::field::DisplayValue<TraceIdHex>> {
+        self.local
+            .map(|ids| tracing::field::display(TraceIdHex(ids.trace_id)))
+    }
+
+    /// The span's `span_id` field, when already known.
+    pub fn span_id_field(&self) -> Option<tracing::field::DisplayValue<SpanIdHex>> {
+        self.local
+            .map(|ids| tracing::field::display(SpanIdHex(ids.span_id)))
+    }
+
+    /// Ties the trace to the request span (declared with `trace_id` and `span_id`
+    /// fields) and returns the span's ids, for the response's `traceparent`.
+    pub fn attach(self, span: &tracing::Span) -> SpanIds {
+        if let Some(ids) = self.local {
+            return ids;
+        }
+        let ids =
+            otlp::start(span, self.parent).unwrap_or_else(|| SpanIds::start(self.parent, false));
+        span.record(
+            "trace_id",
+            tracing::field::display(TraceIdHex(ids.trace_id)),
+        );
+        span.record("span_id", tracing::field::display(SpanIdHex(ids.span_id)));
+        ids
+    }
 }
