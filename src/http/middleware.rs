@@ -64,7 +64,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     );
     let status = response.status().as_u16();
     if crate::telemetry::otlp::enabled() {
-        crate::telemetry::otlp::set_attribute(&span, "status", i64::from(status));
+        crate::telemetry::otlp::finish(&span, status);
     }
     crate::metrics::record_request(&method, route, status, elapsed);
     drop(in_flight);

@@ -76,7 +76,11 @@ pub fn start(span: &Span, parent: Option<TraceParent>) -> Option<SpanIds> {
     })
 }
 
-/// Adds an attribute to the exported span only (not to the log lines).
-pub fn set_attribute(span: &Span, key: &'static str, value: i64) {
-    span.set_attribute(key, value);
+/// Records the response status on the exported span only (not on the log lines), and
+/// marks a server error as the span's error status.
+pub fn finish(span: &Span, status: u16) {
+    span.set_attribute("status", i64::from(status));
+    if status >= 500 {
+        span.set_status(opentelemetry::trace::Status::error("server error"));
+    }
 }

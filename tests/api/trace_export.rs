@@ -213,6 +213,8 @@ async fn spans_are_exported_over_otlp_http_with_route_status_and_tenant() {
         Some(&AnyValue::StringValue("/api/v1/users/me".into()))
     );
     assert_eq!(attribute(&span, "status"), Some(&AnyValue::IntValue(200)));
+    // Only a server error marks the span as failed (status code 2 = ERROR).
+    assert_ne!(span.status.as_ref().map(|s| s.code), Some(2));
     assert_eq!(
         attribute(&span, "tenant_id"),
         Some(&AnyValue::StringValue(tenant_id))
