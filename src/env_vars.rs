@@ -99,6 +99,16 @@ pub const ENV_VARS: &[EnvVar] = &[
         "queries slower than this are logged as warnings",
     ),
     var(
+        "STATEMENT_TIMEOUT_MS",
+        "5000",
+        "cap on one statement of a request",
+    ),
+    var(
+        "HASH_WORKERS",
+        "one per CPU core",
+        "threads that run Argon2 password hashing",
+    ),
+    var(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "unset",
         "export spans over OTLP/HTTP to it (plain http, e.g. a collector at http://127.0.0.1:4318); off when unset",

@@ -59,9 +59,27 @@ pub fn record_pool_timeout() {
     POOL_WAIT_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Sets the number of password hashes queued or running (called by the hashing workers).
-pub fn set_password_hash_queue(depth: u64) {
-    PASSWORD_HASH_QUEUE.store(depth, Ordering::Relaxed);
+/// Counts one password hash as queued or running until dropped (the hashing pool holds
+/// one per caller, from its wait for a worker to the end of the hash).
+#[must_use = "the hash counts as queued only while the guard lives"]
+pub struct PasswordHashQueued(());
+
+impl PasswordHashQueued {
+    pub fn enter() -> Self {
+        PASSWORD_HASH_QUEUE.fetch_add(1, Ordering::Relaxed);
+        PasswordHashQueued(())
+    }
+}
+
+impl Drop for PasswordHashQueued {
+    fn drop(&mut self) {
+        PASSWORD_HASH_QUEUE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The password-hash queue gauge's current value.
+pub fn password_hash_queue() -> u64 {
+    PASSWORD_HASH_QUEUE.load(Ordering::Relaxed)
 }
 
 /// Counts a request as in flight until dropped (so a cancelled request is uncounted too).
@@ -219,8 +237,8 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_queue_gauge_shows_what_was_set() {
-        set_password_hash_queue(3);
+    fn the_hash_queue_gauge_counts_live_guards() {
+        let queued = PasswordHashQueued::enter();
         let out = render(
             PoolSnapshot {
                 max_size: 1,
@@ -229,9 +247,13 @@ mod tests {
             },
             true,
         );
-        assert!(out.contains("\ntenantry_password_hash_queue 3\n"), "{out}");
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix("tenantry_password_hash_queue "))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(line.is_some_and(|n| n >= 1), "{out}");
         assert!(out.contains("tenantry_build_info{version=\""), "{out}");
         assert!(out.contains("\ntenantry_db_up 1\n"), "{out}");
-        set_password_hash_queue(0);
+        drop(queued);
     }
 }

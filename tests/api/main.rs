@@ -1,29 +1,35 @@
 //! Integration tests: the real router against a real PostgreSQL (see `harness`).
 
 mod harness;
+mod hostile_input;
 
 mod auth;
 mod backup;
 mod bad_input;
+mod citus;
 mod cli;
 mod deploy;
 mod expenses;
 mod explain;
 mod isolation;
 mod items;
+mod login_flood;
 mod migrations;
 mod observability;
 mod ops;
 mod ops_support;
+mod pool_share;
 mod projects;
 mod prometheus;
 mod rate_limit;
 mod schema_rules;
 mod seed;
+mod slow_clients;
 mod tasks;
 mod tcp;
 mod tenant_metrics;
 mod tenants;
+mod token_rules;
 mod trace_export;
 mod users;
 mod utils_db;
