@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: scripts/bench.sh
+#
 # Benchmark: a release build of the server against its own PostgreSQL, loaded with
 # 1,001 tenants and 1,030,000 tasks, driven by wrk from a second process; pgbench -S
 # runs against the same PostgreSQL in the same run as the yardstick.
@@ -6,6 +8,9 @@
 #   scripts/bench.sh            (BENCH_DURATION=15 seconds per scenario, BENCH_CONNECTIONS=32)
 #
 # Prints one table: scenario, requests/s, p50, p99, ratio to pgbench -S tps.
+
+# -h/--help: the comment at the top, and nothing else.
+case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
+# Usage: source scripts/lib.sh   (from the other scripts; run, it only prints this)
+#
 # Shared set-up for the scripts: installs what a fresh Debian/Ubuntu machine lacks
 # (PostgreSQL server binaries, libpq for Diesel) with the system package manager, and
 # checks for a Rust toolchain. Sourced, not run.
+
+# Run rather than sourced (with -h/--help or anything else): the usage above.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0; fi
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
@@ -104,4 +109,21 @@ ensure_check_jsonschema() {
     fi
   ) 9>target/tools/.lock
   [ -f "$venv/.installed" ] || { echo "check-jsonschema could not be installed" >&2; return 1; }
+}
+
+# Prometheus and promtool (Debian's `prometheus` package), for the metrics tests; sets
+# PROMETHEUS and PROMTOOL. Fails loudly when they cannot be installed, so a check that
+# could not run never passes for one that did.
+ensure_prometheus() {
+  if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    # Two test processes may get here at once: one installs, the other waits for it.
+    mkdir -p target/tools
+    (
+      flock 9
+      command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 \
+        || apt_install prometheus
+    ) 9>target/tools/.prometheus.lock
+  fi
+  PROMETHEUS=$(command -v prometheus) || { echo "prometheus not found after installing it" >&2; return 1; }
+  PROMTOOL=$(command -v promtool) || { echo "promtool not found after installing it" >&2; return 1; }
 }

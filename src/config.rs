@@ -36,6 +36,8 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// Queries slower than this are logged as warnings.
     pub slow_query: Duration,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: spans are exported over OTLP/HTTP when set.
+    pub otlp_endpoint: Option<String>,
     /// `LOGIN_RATE_LIMIT_PER_MIN`: logins per client address and minute; 0 turns it off.
     pub login_rate_limit_per_min: u32,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
@@ -72,6 +74,10 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("slow_query", &self.slow_query)
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_ref().map(|_| "<set>"),
+            )
             .field("login_rate_limit_per_min", &self.login_rate_limit_per_min)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("tenant_pool_share", &self.tenant_pool_share)
@@ -134,6 +140,7 @@ impl Config {
                 3_000,
             )?),
             slow_query: Duration::from_millis(parse_or(&get, "SLOW_QUERY_MS", 100)?),
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             login_rate_limit_per_min: parse_or(&get, "LOGIN_RATE_LIMIT_PER_MIN", 30)?,
             trusted_proxies: parse_proxies(get("TRUSTED_PROXIES").as_deref())?,
             tenant_pool_share: parse_share(&get)?,

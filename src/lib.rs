@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod connections;
 pub mod db;
+pub mod env_vars;
 pub mod error;
 pub mod http;
 pub mod metrics;

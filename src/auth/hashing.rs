@@ -93,6 +93,8 @@ impl HashPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // `tenantry_password_hash_queue`: from the wait for a worker to the hash's end.
+        let _queued = crate::metrics::PasswordHashQueued::enter();
         let permit = tokio::time::timeout(wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| AppError::Busy {
@@ -132,6 +134,10 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            crate::metrics::password_hash_queue() >= 1,
+            "the running hash is counted"
+        );
         let started = Instant::now();
         let refused = pool.run(|| ()).await;
         assert!(matches!(refused, Err(AppError::Busy { .. })), "{refused:?}");

@@ -13,7 +13,7 @@ mod demo;
 mod demo_items;
 mod demo_money;
 mod demo_work;
-mod progress;
+pub(crate) mod progress;
 mod volume;
 
 pub use demo::{
