@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Shortest HS256 key the server accepts (API.md §2).
+/// Shortest HS256 key the server accepts (docs/API.md §2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// Log output format.

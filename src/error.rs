@@ -1,5 +1,5 @@
 //! `AppError`: every way a request can fail, and the one place where each failure is
-//! given its HTTP status and stable `code` (API.md §1 "Errors").
+//! given its HTTP status and stable `code` (docs/API.md §1 "Errors").
 //!
 //! `IntoResponse` produces the status, headers and a [`Problem`] stored as a response
 //! extension; the problem middleware (`http::middleware::finalize_problem`) adds the
@@ -115,7 +115,7 @@ impl AppError {
         AppError::Internal(cause.to_string())
     }
 
-    /// Status and stable code, the single table behind API.md §1.
+    /// Status and stable code, the single table behind docs/API.md §1.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         use AppError::*;
         match self {

@@ -1,4 +1,4 @@
-//! Per-tenant rate limiting (API.md §10): a GCRA token bucket per tenant id, from the
+//! Per-tenant rate limiting (docs/API.md §10): a GCRA token bucket per tenant id, from the
 //! `governor` crate, configured by `RATE_LIMIT_RPS` and `RATE_LIMIT_BURST` (off at 0).
 //!
 //! Keyed by the tenant of the verified token, so one tenant at its limit never slows

@@ -1,4 +1,4 @@
-//! `GET /api/v1/audit-logs` (tenant admin), API.md §8.
+//! `GET /api/v1/audit-logs` (tenant admin), docs/API.md §8.
 
 use axum::Json;
 use axum::extract::State;

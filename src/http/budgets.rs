@@ -1,4 +1,4 @@
-//! `/api/v1/budgets` (API.md §6). Gated by the `expenses` feature.
+//! `/api/v1/budgets` (docs/API.md §6). Gated by the `expenses` feature.
 
 use axum::Json;
 use axum::extract::State;
@@ -119,7 +119,7 @@ pub async fn list_budgets(
     )))
 }
 
-/// One budget (any role). Not in API.md v1; added so a client can read the version it
+/// One budget (any role). Not in docs/API.md v1; added so a client can read the version it
 /// must send to PATCH.
 #[utoipa::path(
     get, path = "/api/v1/budgets/{id}", tag = "expenses", params(("id" = Uuid, Path)),

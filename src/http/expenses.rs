@@ -1,4 +1,4 @@
-//! `/api/v1/expenses` and its workflow actions (API.md §6). Gated by the `expenses`
+//! `/api/v1/expenses` and its workflow actions (docs/API.md §6). Gated by the `expenses`
 //! feature. Members see and act on their own expenses only.
 
 use axum::Json;

@@ -1,5 +1,5 @@
 //! Extractors that parse requests at the boundary and turn every framework rejection
-//! into the contract's problem codes (API.md §1):
+//! into the contract's problem codes (docs/API.md §1):
 //!
 //! * [`AppJson`]: `415` without `Content-Type: application/json`, `413` over 1 MiB,
 //!   `400 malformed_json` for bad syntax, `422 validation_failed` naming the field for

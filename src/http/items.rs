@@ -1,4 +1,4 @@
-//! `/api/v1/items`: items and full-text search (API.md §7), behind the `items` feature.
+//! `/api/v1/items`: items and full-text search (docs/API.md §7), behind the `items` feature.
 //!
 //! Who may do what: every tenant role reads; members and admins create (the caller
 //! becomes the owner); only the owner or a tenant admin may change or delete an item

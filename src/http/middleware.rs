@@ -61,7 +61,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// The security headers of API.md §10, on every response.
+/// The security headers of docs/API.md §10, on every response.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
@@ -80,7 +80,7 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 
 /// Marks an error response whose body is deliberately not a problem document, so
 /// [`finalize_problem`] leaves it alone: `GET /utils/db/health` answers `503` in its own
-/// shape (API.md §10).
+/// shape (docs/API.md §10).
 #[derive(Debug, Clone, Copy)]
 pub struct KeepBody;
 

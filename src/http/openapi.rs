@@ -19,7 +19,7 @@ use crate::error::{FieldError, Problem};
     info(
         title = "Tenantry",
         description = "Multi-tenant REST API with column-based tenant isolation. Every error is \
-            application/problem+json with a stable `code`. Contract notes beyond API.md: a wrong \
+            application/problem+json with a stable `code`. Contract notes beyond docs/API.md: a wrong \
             method answers 405 with code `method_not_allowed`; an unexpected failure answers 500 \
             with code `internal_error`; a request that exceeds the request timeout answers 503 \
             `database_unavailable`; an unknown enum value in a query filter is 422 \

@@ -1,4 +1,4 @@
-//! `/api/v1/projects` (API.md §5).
+//! `/api/v1/projects` (docs/API.md §5).
 
 use axum::Json;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! `GET /api/v1/reports/expenses` (admin), API.md §6.
+//! `GET /api/v1/reports/expenses` (admin), docs/API.md §6.
 
 use axum::Json;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Tasks: `/api/v1/projects/{id}/tasks` and `/api/v1/tasks` (API.md §5), with
+//! Tasks: `/api/v1/projects/{id}/tasks` and `/api/v1/tasks` (docs/API.md §5), with
 //! optimistic locking by body `version` (409) or `If-Match` (412), and `ETag`s.
 
 use axum::Json;

@@ -1,5 +1,5 @@
 //! `GET /api/v1/tenant/metrics` (tenant admin): the caller's tenant's daily figures
-//! (API.md §3, §9).
+//! (docs/API.md §3, §9).
 
 use axum::Json;
 use axum::extract::State;

@@ -1,5 +1,5 @@
 //! `/api/v1/tenants` (platform admins) and `/api/v1/tenant` (the caller's own tenant),
-//! API.md §3. Platform-admin changes go to the server log, not to a tenant's audit log.
+//! docs/API.md §3. Platform-admin changes go to the server log, not to a tenant's audit log.
 
 use std::collections::BTreeMap;
 

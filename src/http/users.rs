@@ -1,4 +1,4 @@
-//! `/api/v1/users`: tenant users (API.md §4).
+//! `/api/v1/users`: tenant users (docs/API.md §4).
 
 use axum::Json;
 use axum::extract::State;

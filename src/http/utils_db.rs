@@ -1,4 +1,4 @@
-//! `/utils/db/*` (platform admins only, API.md §10): database health, statistics,
+//! `/utils/db/*` (platform admins only, docs/API.md §10): database health, statistics,
 //! maintenance and one tenant's footprint. The work itself lives in `ops/`.
 
 use std::time::Duration;

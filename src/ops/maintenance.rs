@@ -1,4 +1,4 @@
-//! Maintenance for `/utils/db` (API.md §10): optimize (partitions, expired login
+//! Maintenance for `/utils/db` (docs/API.md §10): optimize (partitions, expired login
 //! throttles, ANALYZE, tenant metrics), VACUUM and REINDEX.
 //!
 //! Table names never reach SQL from a request: a requested name is looked up in

@@ -1,4 +1,4 @@
-//! `/utils/db/*` (API.md §10): platform admins only; maintenance runs on allow-listed
+//! `/utils/db/*` (docs/API.md §10): platform admins only; maintenance runs on allow-listed
 //! tables only.
 
 use std::time::Duration;
