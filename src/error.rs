@@ -227,6 +227,61 @@ impl AppError {
     }
 }
 
+/// Every `code` a problem document can carry: the OpenAPI `enum` of `Problem.code`. A unit
+/// test checks that every [`AppError`] variant's code is listed here.
+pub const PROBLEM_CODES: &[&str] = &[
+    "malformed_json",
+    "invalid_id",
+    "invalid_cursor",
+    "invalid_query",
+    "unauthorized",
+    "invalid_credentials",
+    "forbidden",
+    "tenant_suspended",
+    "feature_disabled",
+    "self_approval",
+    "not_found",
+    "method_not_allowed",
+    "already_exists",
+    "version_conflict",
+    "idempotency_in_progress",
+    "precondition_failed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "validation_failed",
+    "invalid_reference",
+    "invalid_transition",
+    "budget_exceeded",
+    "no_budget",
+    "budget_below_spent",
+    "quota_exceeded",
+    "last_admin",
+    "idempotency_key_reused",
+    "precondition_required",
+    "rate_limited",
+    "database_unavailable",
+    "internal_error",
+];
+
+/// The schema of `Problem.code`: a string enum of [`PROBLEM_CODES`].
+pub struct ProblemCode;
+
+impl utoipa::PartialSchema for ProblemCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema = crate::http::docs::string_enum(PROBLEM_CODES.iter().copied(), false);
+        if let utoipa::openapi::schema::Schema::Object(o) = &mut schema {
+            o.description = Some("Stable snake_case code clients switch on.".into());
+        }
+        utoipa::openapi::RefOr::T(schema)
+    }
+}
+
+impl ToSchema for ProblemCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ProblemCode".into()
+    }
+}
+
 /// An RFC 9457 problem document, as sent to clients.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
@@ -236,6 +291,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// Stable snake_case code clients switch on.
+    #[schema(value_type = ProblemCode)]
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -327,6 +383,7 @@ mod tests {
             .get::<ProblemExtension>()
             .expect("problem extension");
         assert_eq!(ext.problem.code, code);
+        assert!(PROBLEM_CODES.contains(&code), "{code} missing from PROBLEM_CODES");
     }
 
     #[test]

@@ -28,7 +28,7 @@ const CURSOR_TAG: &str = "audit_logs";
 #[into_params(parameter_in = Query)]
 pub struct AuditListQuery {
     pub action: Option<String>,
-    /// `info`, `warning`, `error` or `critical`.
+    #[param(value_type = Option<Severity>)]
     pub severity: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<Uuid>,
@@ -37,8 +37,6 @@ pub struct AuditListQuery {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive, RFC 3339.
     pub to: Option<DateTime<Utc>>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// The caller's tenant's audit log, newest first.

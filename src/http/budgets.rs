@@ -35,9 +35,10 @@ const CURSOR_TAG: &str = "budgets";
 pub struct CreateBudgetRequest {
     pub category: Category,
     /// `YYYY-MM`.
-    #[schema(value_type = String, example = "2026-11")]
+    #[schema(value_type = String, example = "2026-11", pattern = "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Period,
     /// Greater than 0.
+    #[schema(minimum = 1)]
     pub amount_cents: i64,
 }
 
@@ -79,11 +80,10 @@ pub async fn create_budget(
 #[into_params(parameter_in = Query)]
 pub struct BudgetListQuery {
     /// `YYYY-MM`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<Period>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Lists budgets, newest first (any role).
@@ -140,7 +140,9 @@ pub async fn get_budget(
 pub struct UpdateBudgetRequest {
     /// The version being changed; or send `If-Match`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
+    #[schema(minimum = 1)]
     pub amount_cents: i64,
 }
 

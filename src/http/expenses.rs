@@ -69,11 +69,14 @@ fn check_fields(
 pub struct CreateExpenseRequest {
     pub category: Category,
     /// 1..=100000000 minor units.
+    #[schema(minimum = 1, maximum = 100000000)]
     pub amount_cents: i64,
     /// ISO 4217, default `USD`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
-    /// 1..=1000 characters.
+    /// 1..=1000 characters, not blank.
+    #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
     pub description: String,
     /// `YYYY-MM-DD`, not in the future.
     pub incurred_on: NaiveDate,
@@ -117,15 +120,14 @@ pub async fn create_expense(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExpenseListQuery {
-    /// `draft`, `submitted`, `approved` or `rejected`.
+    #[param(value_type = Option<ExpenseStatus>)]
     pub status: Option<String>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
     pub submitter_id: Option<Uuid>,
     /// `YYYY-MM`: the month of `incurred_on`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<Period>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Lists expenses, newest first: all of them for admins and viewers, a member's own.
@@ -191,16 +193,23 @@ pub async fn get_expense(
 #[serde(deny_unknown_fields)]
 pub struct UpdateExpenseRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Category)]
     pub category: Option<Category>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i64, minimum = 1, maximum = 100000000)]
     pub amount_cents: Option<i64>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = "\\S")]
     pub description: Option<String>,
+    /// `YYYY-MM-DD`, not in the future.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = NaiveDate)]
     pub incurred_on: Option<NaiveDate>,
 }
 
@@ -261,6 +270,7 @@ pub async fn update_expense(
 pub struct VersionBody {
     /// The version acted on; or send `If-Match`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
 }
 
@@ -322,8 +332,10 @@ pub async fn approve_expense(
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
-    /// 1..=1000 characters.
+    /// 1..=1000 characters, not blank.
+    #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
     pub reason: String,
 }
 

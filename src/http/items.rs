@@ -55,9 +55,11 @@ fn check_description(c: &mut Checks, description: Option<&str>) {
 #[serde(deny_unknown_fields)]
 pub struct CreateItemRequest {
     /// 1..=255 characters, not blank.
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub title: String,
     /// At most 10000 characters; `null` or absent for none.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
 }
 
@@ -95,8 +97,6 @@ pub struct ItemListQuery {
     pub q: Option<String>,
     /// Only items owned by this user.
     pub owner_id: Option<Uuid>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Lists the tenant's items, newest first, or searches them with `q` (any role).
@@ -162,10 +162,11 @@ pub async fn get_item(
 #[serde(deny_unknown_fields)]
 pub struct UpdateItemRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "\\S")]
     pub title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
 }
 

@@ -26,7 +26,7 @@ pub mod utils_db;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::{Json, Router, middleware as mw};
+use axum::{Router, middleware as mw};
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -52,20 +52,32 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(utils_db::routes())
 }
 
-/// The complete OpenAPI document.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
+/// The complete OpenAPI document, as served at `/openapi.json`.
+pub fn openapi_document() -> serde_json::Value {
     let (_, api) = api_routes().split_for_parts();
     openapi::finish(api)
+}
+
+/// The document as `docs/openapi.json` holds it: pretty-printed, keys in the order utoipa
+/// emits them, no trailing newline (the CLI adds one).
+pub fn openapi_json_pretty() -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(&openapi_document())
 }
 
 /// Builds the application: routes, fallback, middleware, state.
 pub fn router(app: AppState) -> Router {
     let (routes, api) = api_routes().split_for_parts();
-    let document = std::sync::Arc::new(openapi::finish(api));
+    // Serialized once: the document is the same for every request.
+    let document = bytes::Bytes::from(serde_json::to_vec(&openapi::finish(api)).unwrap_or_default());
     routes
         .route(
             "/openapi.json",
-            get(move || async move { Json(document.as_ref().clone()) }),
+            get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    document.clone(),
+                )
+            }),
         )
         .fallback(|| async { AppError::RouteNotFound })
         // Innermost first: each layer wraps everything added before it.

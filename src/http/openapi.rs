@@ -11,7 +11,9 @@ use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
 
-use crate::error::{FieldError, Problem};
+use serde_json::{Map, Value, json};
+
+use crate::error::{FieldError, PROBLEM_CODES, Problem, ProblemCode};
 
 /// The document's fixed parts: metadata and shared schemas.
 #[derive(utoipa::OpenApi)]
@@ -45,7 +47,7 @@ use crate::error::{FieldError, Problem};
             returned (after min_total_cents), groups are ordered by total descending, and \
             `period` defaults to the current UTC month."
     ),
-    components(schemas(Problem, FieldError))
+    components(schemas(Problem, ProblemCode, FieldError))
 )]
 pub struct ApiDoc;
 
@@ -174,7 +176,7 @@ fn complete_path(path: &str, item: &mut PathItem) {
 }
 
 /// Adds the shape-derived error answers and the bearer security scheme.
-pub fn finish(mut api: OpenApi) -> OpenApi {
+fn finish_typed(mut api: OpenApi) -> OpenApi {
     for (path, item) in api.paths.paths.iter_mut() {
         complete_path(path, item);
     }
@@ -189,4 +191,90 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
         ),
     );
     api
+}
+
+/// The finished document as JSON. What utoipa's types cannot say is added at this level:
+/// the list parameters (`limit`, `cursor`) defined once under `components.parameters` and
+/// referenced by every list, `minProperties: 1` on update bodies (a PATCH must change
+/// something), and each operation's possible problem codes in its description.
+pub fn finish(api: OpenApi) -> Value {
+    let mut doc = serde_json::to_value(finish_typed(api)).unwrap_or(Value::Null);
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        components.insert("parameters".into(), list_parameters());
+        if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
+            for (name, schema) in schemas.iter_mut() {
+                if name.starts_with("Update") && name.ends_with("Request") {
+                    schema["minProperties"] = json!(1);
+                }
+            }
+        }
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in item.values_mut().filter_map(Value::as_object_mut) {
+                if is_list(op) {
+                    let params = op.entry("parameters").or_insert_with(|| json!([]));
+                    if let Some(params) = params.as_array_mut() {
+                        params.push(json!({"$ref": "#/components/parameters/limit"}));
+                        params.push(json!({"$ref": "#/components/parameters/cursor"}));
+                    }
+                }
+                describe_problem_codes(op);
+            }
+        }
+    }
+    doc
+}
+
+/// `?limit=` and `?cursor=`, shared by every keyset-paginated list.
+fn list_parameters() -> Value {
+    json!({
+        "limit": {
+            "name": "limit", "in": "query", "required": false,
+            "description": "Page size, 1..=100 (default 50); outside the range `422 validation_failed`.",
+            "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "default": 50}
+        },
+        "cursor": {
+            "name": "cursor", "in": "query", "required": false,
+            "description": "Opaque `next_cursor` of the previous page of the same list (same filters \
+                and sort); any other value is `400 invalid_cursor`.",
+            "schema": {"type": "string", "minLength": 1}
+        }
+    })
+}
+
+/// A keyset-paginated list answers a `Page_*` schema.
+fn is_list(op: &Map<String, Value>) -> bool {
+    op.get("responses")
+        .and_then(|r| r.get("200"))
+        .and_then(|r| r.pointer("/content/application~1json/schema/$ref"))
+        .and_then(Value::as_str)
+        .is_some_and(|r| r.starts_with("#/components/schemas/Page_"))
+}
+
+/// Appends "Problem codes: ..." (every code named by the operation's error answers).
+fn describe_problem_codes(op: &mut Map<String, Value>) {
+    let mut codes: Vec<&str> = Vec::new();
+    if let Some(responses) = op.get("responses").and_then(Value::as_object) {
+        for (status, response) in responses {
+            if !(status.starts_with('4') || status.starts_with('5')) {
+                continue;
+            }
+            let text = response.get("description").and_then(Value::as_str).unwrap_or("");
+            for word in text.split(|c: char| !(c.is_ascii_lowercase() || c == '_')) {
+                if PROBLEM_CODES.contains(&word) && !codes.contains(&word) {
+                    codes.push(word);
+                }
+            }
+        }
+    }
+    if codes.is_empty() {
+        return;
+    }
+    let note = format!("Problem codes: {}.", codes.join(", "));
+    let description = match op.get("description").and_then(Value::as_str) {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+        _ => note,
+    };
+    op.insert("description".into(), Value::String(description));
 }

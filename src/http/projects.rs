@@ -40,8 +40,11 @@ fn check(c: &mut Checks, name: Option<&str>, description: Option<&str>) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
+    /// 1..=255 characters, not blank.
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// A user of the caller's tenant.
     #[serde(default)]
@@ -77,9 +80,8 @@ pub async fn create_project(
 pub struct ProjectListQuery {
     pub owner_id: Option<Uuid>,
     /// Comma-separated: `owner`, `task_counts`.
+    #[param(pattern = "^(owner|task_counts)(,(owner|task_counts))*$")]
     pub include: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// A project in a list, with what `include` asked for.
@@ -164,10 +166,11 @@ pub async fn get_project(
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "\\S")]
     pub name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

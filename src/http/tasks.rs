@@ -52,11 +52,15 @@ fn check_fields(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
+    /// 1..=255 characters, not blank.
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// 0..=10, default 0.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 0, maximum = 10)]
     pub priority: Option<i32>,
     #[serde(default)]
     pub due_at: Option<DateTime<Utc>>,
@@ -65,6 +69,7 @@ pub struct CreateTaskRequest {
     pub assignee_id: Option<Uuid>,
     /// Default `pending`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = TaskStatus)]
     pub status: Option<TaskStatus>,
 }
 
@@ -111,18 +116,18 @@ pub async fn create_task(
 #[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     pub project_id: Option<Uuid>,
-    /// `pending`, `in_progress` or `completed`.
+    #[param(value_type = Option<TaskStatus>)]
     pub status: Option<String>,
     pub assignee_id: Option<Uuid>,
+    #[param(minimum = 0, maximum = 10)]
     pub priority_gte: Option<i32>,
     /// Exclusive, RFC 3339.
     pub due_before: Option<DateTime<Utc>>,
     /// Inclusive, RFC 3339.
     pub due_after: Option<DateTime<Utc>>,
     /// `-created_at` (default), `created_at`, `due_at` (no due date last), `-priority`.
+    #[param(schema_with = crate::http::docs::task_sort)]
     pub sort: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 impl TaskListQuery {
@@ -263,16 +268,20 @@ pub async fn get_task(
 pub struct UpdateTaskRequest {
     /// The version being changed; or send `If-Match: "<version>"` instead.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "\\S")]
     pub title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = TaskStatus)]
     pub status: Option<TaskStatus>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 0, maximum = 10)]
     pub priority: Option<i32>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

@@ -34,8 +34,6 @@ pub struct MetricsQuery {
     /// Last day, inclusive (`YYYY-MM-DD`). Default: today (UTC).
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// The range asked for, with the defaults filled in; `from > to` is `422`.

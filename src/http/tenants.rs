@@ -36,29 +36,57 @@ const CURSOR_TAG: &str = "tenants";
 const DEFAULT_MAX_USERS: i32 = 100;
 const DEFAULT_MAX_STORAGE_GB: i32 = 10;
 
+/// The documented shape of `features_enabled` in requests: the server reads it as a map
+/// and refuses unknown feature names (`422`), which `additionalProperties: false` states.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FeatureFlags {
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub expenses: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub items: Option<bool>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAdminRequest {
+    #[schema(format = "email", max_length = 254, pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$")]
     pub email: String,
+    /// 1..=100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub username: String,
+    /// 10..=128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
+    /// 1..=255 characters, not blank.
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub name: String,
-    /// `^[a-z0-9][a-z0-9-]{0,49}$`, unique.
+    /// Unique.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,49}$")]
     pub code: String,
+    /// Default 100.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub max_users: Option<i32>,
+    /// Default 10.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub max_storage_gb: Option<i32>,
-    /// Feature → enabled; features: `expenses`, `items`.
+    /// Feature → enabled; features: `expenses`, `items` (both on by default).
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = FeatureFlags)]
     pub features_enabled: Option<BTreeMap<String, bool>>,
     /// When given, the tenant's first admin is created in the same transaction.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = NewAdminRequest)]
     pub admin: Option<NewAdminRequest>,
 }
 
@@ -172,10 +200,8 @@ pub async fn create_tenant(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TenantListQuery {
-    /// `active`, `suspended` or `archived`.
+    #[param(value_type = Option<TenantStatus>)]
     pub status: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 fn parse_status(s: &str) -> Result<TenantStatus, AppError> {
@@ -229,15 +255,20 @@ pub async fn get_tenant(
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenantRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "\\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = TenantStatus)]
     pub status: Option<TenantStatus>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub max_users: Option<i32>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub max_storage_gb: Option<i32>,
     /// Merged into the current flags: features not named keep their value.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = FeatureFlags)]
     pub features_enabled: Option<BTreeMap<String, bool>>,
 }
 

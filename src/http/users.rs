@@ -31,11 +31,17 @@ const CURSOR_TAG: &str = "users";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(format = "email", max_length = 254, pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$")]
     pub email: String,
+    /// 1..=100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub username: String,
+    /// 10..=128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
     /// Defaults to `member`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Role)]
     pub role: Option<Role>,
 }
 
@@ -88,11 +94,9 @@ pub async fn create_user(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// `admin`, `member` or `viewer`.
+    #[param(value_type = Option<Role>)]
     pub role: Option<String>,
     pub is_active: Option<bool>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Lists the caller's tenant's users, newest first.
@@ -161,14 +165,18 @@ pub async fn get_user(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
     pub username: Option<String>,
     /// Admins only.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Role)]
     pub role: Option<Role>,
     /// Admins only.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = bool)]
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 10, max_length = 128)]
     pub password: Option<String>,
 }
 
