@@ -3,6 +3,15 @@
 
 use crate::error::{AppError, FieldError};
 
+/// Only whitespace. Besides Unicode White_Space this counts the information separators
+/// U+001C..=U+001F, as the `\S` pattern of the OpenAPI document does for the clients that
+/// check it (Python's `re`), so document and server agree on what "blank" is.
+pub fn is_blank(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
 /// Collects field errors; `finish` turns them into one `422 validation_failed`.
 #[derive(Debug, Default)]
 pub struct Checks {
@@ -33,7 +42,7 @@ impl Checks {
 
     /// Text with at least one visible character and at most `max` characters.
     pub fn text(&mut self, field: &str, value: &str, max: usize) {
-        if value.trim().is_empty() {
+        if is_blank(value) {
             self.fail(field, "must not be blank");
         } else {
             self.length(field, value, 1, max);
@@ -43,8 +52,8 @@ impl Checks {
     /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no
     /// spaces, at most 254 characters. Deliverability is not our business.
     pub fn email(&mut self, field: &str, value: &str) {
-        let ok = value.len() <= 254
-            && !value.chars().any(char::is_whitespace)
+        let ok = value.chars().count() <= 254
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control())
             && value.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && !domain.contains('@')

@@ -195,16 +195,16 @@ fn finish_typed(mut api: OpenApi) -> OpenApi {
 
 /// The finished document as JSON. What utoipa's types cannot say is added at this level:
 /// the list parameters (`limit`, `cursor`) defined once under `components.parameters` and
-/// referenced by every list, `minProperties: 1` on update bodies (a PATCH must change
-/// something), and each operation's possible problem codes in its description.
+/// referenced by every list, `minProperties: 1` on the update bodies that must change
+/// something, and each operation's possible problem codes in its description.
 pub fn finish(api: OpenApi) -> Value {
     let mut doc = serde_json::to_value(finish_typed(api)).unwrap_or(Value::Null);
     if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
         components.insert("parameters".into(), list_parameters());
         if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
             for (name, schema) in schemas.iter_mut() {
-                if name.starts_with("Update") && name.ends_with("Request") {
-                    schema["minProperties"] = json!(1);
+                if REQUIRE_A_CHANGE.contains(&name.as_str()) {
+                    require_a_change(schema);
                 }
             }
         }
@@ -219,11 +219,39 @@ pub fn finish(api: OpenApi) -> Value {
                         params.push(json!({"$ref": "#/components/parameters/cursor"}));
                     }
                 }
+                if OPTIONAL_BODIES.contains(&op.get("operationId").and_then(Value::as_str).unwrap_or("")) {
+                    if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) {
+                        body.insert("required".into(), Value::Bool(false));
+                    }
+                }
                 describe_problem_codes(op);
             }
         }
     }
     doc
+}
+
+/// Operations whose body may be left out entirely (`http::extract::OptionalJson`).
+const OPTIONAL_BODIES: &[&str] = &["vacuum", "reindex"];
+
+/// Update bodies that the server refuses (`422`) when they change no field; the others
+/// (users, items, tenants) answer an empty change with the row as it is.
+const REQUIRE_A_CHANGE: &[&str] = &[
+    "UpdateProjectRequest",
+    "UpdateTaskRequest",
+    "UpdateExpenseRequest",
+];
+
+/// At least one property, and not `version` alone (the version says which row state is
+/// changed; it is not itself a change).
+fn require_a_change(schema: &mut Value) {
+    schema["minProperties"] = json!(1);
+    let versioned = schema
+        .pointer("/properties/version")
+        .is_some_and(|v| !v.is_null());
+    if versioned {
+        schema["not"] = json!({"required": ["version"], "maxProperties": 1});
+    }
 }
 
 /// `?limit=` and `?cursor=`, shared by every keyset-paginated list.
@@ -237,8 +265,8 @@ fn list_parameters() -> Value {
         "cursor": {
             "name": "cursor", "in": "query", "required": false,
             "description": "Opaque `next_cursor` of the previous page of the same list (same filters \
-                and sort); any other value is `400 invalid_cursor`.",
-            "schema": {"type": "string", "minLength": 1}
+                and sort); absent or empty: the first page; any other value is `400 invalid_cursor`.",
+            "schema": {"type": "string"}
         }
     })
 }

@@ -80,7 +80,7 @@ pub async fn create_project(
 pub struct ProjectListQuery {
     pub owner_id: Option<Uuid>,
     /// Comma-separated: `owner`, `task_counts`.
-    #[param(pattern = "^(owner|task_counts)(,(owner|task_counts))*$")]
+    #[param(pattern = "^(owner|task_counts)?(,(owner|task_counts)?)*$")]
     pub include: Option<String>,
 }
 
@@ -102,7 +102,6 @@ fn parse_include(raw: Option<&str>) -> Result<Include, AppError> {
     for part in raw
         .unwrap_or("")
         .split(',')
-        .map(str::trim)
         .filter(|p| !p.is_empty())
     {
         match part {

@@ -5,6 +5,7 @@ mod harness;
 mod auth;
 mod backup;
 mod bad_input;
+mod contract;
 mod deploy;
 mod expenses;
 mod explain;
