@@ -36,6 +36,10 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// Queries slower than this are logged as warnings.
     pub slow_query: Duration,
+    /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (empty: no CORS).
+    pub cors_allowed_origins: Vec<String>,
+    /// `DOCS_ENABLED`: serve the `/docs` page (default true).
+    pub docs_enabled: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +59,8 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("slow_query", &self.slow_query)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("docs_enabled", &self.docs_enabled)
             .finish()
     }
 }
@@ -109,6 +115,15 @@ impl Config {
                 3_000,
             )?),
             slow_query: Duration::from_millis(parse_or(&get, "SLOW_QUERY_MS", 100)?),
+            cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            docs_enabled: parse_or(&get, "DOCS_ENABLED", true)?,
         })
     }
 }

@@ -86,6 +86,12 @@ pub enum AppError {
     LastAdmin,
     #[error("precondition required")]
     PreconditionRequired,
+    /// Another request with the same `Idempotency-Key` is still running.
+    #[error("idempotency key in progress")]
+    IdempotencyInProgress,
+    /// The `Idempotency-Key` was first used with another request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("database unavailable: {0}")]
@@ -145,6 +151,8 @@ impl AppError {
             QuotaExceeded => (StatusCode::UNPROCESSABLE_ENTITY, "quota_exceeded"),
             LastAdmin => (StatusCode::UNPROCESSABLE_ENTITY, "last_admin"),
             PreconditionRequired => (StatusCode::PRECONDITION_REQUIRED, "precondition_required"),
+            IdempotencyInProgress => (StatusCode::CONFLICT, "idempotency_in_progress"),
+            IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             DatabaseUnavailable(_) | Timeout | Contention(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
@@ -186,6 +194,10 @@ impl AppError {
             QuotaExceeded => "the tenant has reached its maximum number of active users".into(),
             LastAdmin => "the tenant must keep at least one active admin".into(),
             PreconditionRequired => "send the current version in the body or in If-Match".into(),
+            IdempotencyInProgress => {
+                "a request with this Idempotency-Key is still running; retry later".into()
+            }
+            IdempotencyKeyReused => "this Idempotency-Key was used with a different request".into(),
             RateLimited { .. } => "too many requests; retry later".into(),
             DatabaseUnavailable(_) => "the database is unavailable; retry later".into(),
             Timeout => "the request did not finish in time; retry later".into(),
@@ -383,7 +395,10 @@ mod tests {
             .get::<ProblemExtension>()
             .expect("problem extension");
         assert_eq!(ext.problem.code, code);
-        assert!(PROBLEM_CODES.contains(&code), "{code} missing from PROBLEM_CODES");
+        assert!(
+            PROBLEM_CODES.contains(&code),
+            "{code} missing from PROBLEM_CODES"
+        );
     }
 
     #[test]
@@ -441,6 +456,16 @@ mod tests {
         check(AppError::QuotaExceeded, 422, "quota_exceeded");
         check(AppError::LastAdmin, 422, "last_admin");
         check(AppError::PreconditionRequired, 428, "precondition_required");
+        check(
+            AppError::IdempotencyInProgress,
+            409,
+            "idempotency_in_progress",
+        );
+        check(
+            AppError::IdempotencyKeyReused,
+            422,
+            "idempotency_key_reused",
+        );
         check(
             AppError::RateLimited {
                 retry_after_secs: 1,

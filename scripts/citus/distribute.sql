@@ -22,7 +22,8 @@ SET citus.enable_local_reference_table_foreign_keys = off;
 DO $$
 DECLARE
     listed text[] := ARRAY['tenants', 'users', 'projects', 'tasks', 'budgets', 'expenses',
-                           'items', 'audit_logs', 'tenant_metrics', 'login_throttles'];
+                           'items', 'audit_logs', 'tenant_metrics', 'login_throttles',
+                           'idempotency_keys'];
     missing text;
     unlisted text;
 BEGIN
@@ -72,6 +73,9 @@ SELECT create_distributed_table('audit_logs', 'tenant_id', colocate_with => 'use
  WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.audit_logs'::regclass);
 SELECT create_distributed_table('tenant_metrics', 'tenant_id', colocate_with => 'users')
  WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.tenant_metrics'::regclass);
+
+SELECT create_distributed_table('idempotency_keys', 'tenant_id', colocate_with => 'users')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.idempotency_keys'::regclass);
 
 -- Login throttles are keyed by the tenant code the client typed (an unknown tenant is
 -- throttled like a known one), not by tenant_id: their own colocation group on it.

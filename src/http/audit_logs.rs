@@ -1,6 +1,5 @@
 //! `GET /api/v1/audit-logs` (tenant admin), docs/API.md §8.
 
-use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -49,7 +48,7 @@ pub async fn list_audit_logs(
     ctx: TenantContext,
     AppQuery(q): AppQuery<AuditListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<AuditLog>>, AppError> {
+) -> Result<Page<AuditLog>, AppError> {
     ctx.require(Role::Admin)?;
     let mut c = Checks::new();
     c.choice(
@@ -74,11 +73,11 @@ pub async fn list_audit_logs(
         audit_logs::list(conn, ctx, &filter, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |a| (a.timestamp, a.id),
-    )))
+    ))
 }

@@ -43,7 +43,9 @@ pub fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>, nullable: bool
 /// `?sort=` of the task lists.
 pub fn task_sort() -> RefOr<Schema> {
     RefOr::T(string_enum(
-        crate::repos::tasks::TaskSort::ALL.iter().map(|s| s.as_str()),
+        crate::repos::tasks::TaskSort::ALL
+            .iter()
+            .map(|s| s.as_str()),
         false,
     ))
 }
@@ -51,7 +53,9 @@ pub fn task_sort() -> RefOr<Schema> {
 /// `?group_by=` of the expense report.
 pub fn group_by() -> RefOr<Schema> {
     RefOr::T(string_enum(
-        crate::repos::reports::GroupBy::ALL.iter().map(|g| g.as_str()),
+        crate::repos::reports::GroupBy::ALL
+            .iter()
+            .map(|g| g.as_str()),
         false,
     ))
 }

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -17,6 +18,7 @@ use crate::db::locking::Expected;
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::non_null;
 use crate::http::preconditions::{IfMatchHeader, etag_header};
 use crate::models::budget::Category;
@@ -87,8 +89,9 @@ pub struct CreateExpenseRequest {
 pub async fn create_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppJson(body): AppJson<CreateExpenseRequest>,
-) -> Result<(StatusCode, HeaderMap, Json<Expense>), AppError> {
+) -> Result<Response, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let mut c = Checks::new();
     check_fields(
@@ -106,15 +109,25 @@ pub async fn create_expense(
         description: body.description,
         incurred_on: body.incurred_on,
     };
-    let expense = db::write_for(&app, &ctx, move |conn, ctx| {
-        expenses::create(conn, ctx, new)
-    })
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: Some(|r: &Expense| r.version),
+        },
+        move |conn, ctx| expenses::create(conn, ctx, new),
+    )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        etag_header(expense.version),
-        Json(expense),
-    ))
+    Ok(outcome.respond(|expense: Expense| {
+        (
+            StatusCode::CREATED,
+            etag_header(expense.version),
+            Json(expense),
+        )
+            .into_response()
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -137,7 +150,7 @@ pub async fn list_expenses(
     ctx: TenantContext,
     AppQuery(q): AppQuery<ExpenseListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Expense>>, AppError> {
+) -> Result<Page<Expense>, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let mut c = Checks::new();
     let status = c.choice(
@@ -165,13 +178,13 @@ pub async fn list_expenses(
         expenses::list(conn, ctx, &filter, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |e| (e.created_at, e.id),
-    )))
+    ))
 }
 
 /// One expense the caller may see.
@@ -287,18 +300,25 @@ pub struct VersionBody {
 pub async fn submit_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
-) -> Result<Versioned, AppError> {
+) -> Result<Response, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let expected = Expected::from_parts(body.version, if_match)?;
-    Ok(versioned(
-        db::write_for(&app, &ctx, move |conn, ctx| {
-            expenses::submit(conn, ctx, id, expected)
-        })
-        .await?,
-    ))
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::OK,
+            version: Some(|r: &Expense| r.version),
+        },
+        move |conn, ctx| expenses::submit(conn, ctx, id, expected),
+    )
+    .await?;
+    Ok(outcome.respond(|e| versioned(e).into_response()))
 }
 
 /// submitted → approved (admin, not the submitter), debiting the budget of the
@@ -315,17 +335,25 @@ pub async fn submit_expense(
 pub async fn approve_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
-) -> Result<Versioned, AppError> {
+) -> Result<Response, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let expected = Expected::from_parts(body.version, if_match)?;
-    let e = db::write_for_retrying(&app, &ctx, move |conn, ctx| {
-        expenses::approve(conn, ctx, id, expected)
-    })
+    let outcome = idempotency::write_retrying(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::OK,
+            version: Some(|r: &Expense| r.version),
+        },
+        move |conn, ctx| expenses::approve(conn, ctx, id, expected),
+    )
     .await?;
-    Ok(versioned(e))
+    Ok(outcome.respond(|e| versioned(e).into_response()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -352,22 +380,29 @@ pub struct RejectBody {
 pub async fn reject_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<RejectBody>,
-) -> Result<Versioned, AppError> {
+) -> Result<Response, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let mut c = Checks::new();
     c.text("reason", &body.reason, 1000);
     c.finish()?;
     let expected = Expected::from_parts(body.version, if_match)?;
     let reason = body.reason;
-    Ok(versioned(
-        db::write_for(&app, &ctx, move |conn, ctx| {
-            expenses::reject(conn, ctx, id, expected, reason)
-        })
-        .await?,
-    ))
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::OK,
+            version: Some(|r: &Expense| r.version),
+        },
+        move |conn, ctx| expenses::reject(conn, ctx, id, expected, reason),
+    )
+    .await?;
+    Ok(outcome.respond(|e| versioned(e).into_response()))
 }
 
 /// Deletes a draft (its submitter); an `If-Match`, when sent, must match.

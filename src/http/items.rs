@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -18,6 +19,7 @@ use crate::auth::{Feature, Role, TenantContext};
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::{non_null, nullable};
 use crate::models::item::{Item, ItemChanges};
 use crate::repos::items::{self, ItemKey, SearchKey};
@@ -71,19 +73,27 @@ pub struct CreateItemRequest {
 pub async fn create_item(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppJson(body): AppJson<CreateItemRequest>,
-) -> Result<(StatusCode, Json<Item>), AppError> {
+) -> Result<Response, AppError> {
     require_items(&ctx)?;
     ctx.require(Role::Member)?;
     let mut c = Checks::new();
     c.text("title", &body.title, TITLE_MAX);
     check_description(&mut c, body.description.as_deref());
     c.finish()?;
-    let item = db::write_for(&app, &ctx, move |conn, ctx| {
-        items::create(conn, ctx, body.title, body.description)
-    })
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: None,
+        },
+        move |conn, ctx| items::create(conn, ctx, body.title, body.description),
+    )
     .await?;
-    Ok((StatusCode::CREATED, Json(item)))
+    Ok(outcome.respond(|item: Item| (StatusCode::CREATED, Json(item)).into_response()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -109,7 +119,7 @@ pub async fn list_items(
     ctx: TenantContext,
     AppQuery(query): AppQuery<ItemListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Item>>, AppError> {
+) -> Result<Page<Item>, AppError> {
     require_items(&ctx)?;
     let owner_id = query.owner_id;
     let limit = page.fetch_limit();
@@ -119,13 +129,13 @@ pub async fn list_items(
             items::list(conn, ctx, owner_id, after, limit)
         })
         .await?;
-        return Ok(Json(Page::from_rows(
+        return Ok(Page::from_rows(
             rows,
             &page,
             &app.cursors,
             CURSOR_TAG,
             |i| (i.created_at, i.id),
-        )));
+        ));
     };
     if q.contains('\0') {
         return Err(AppError::invalid("q", "must not contain U+0000"));
@@ -139,7 +149,7 @@ pub async fn list_items(
     let page = Page::from_rows(rows, &page, &app.cursors, &tag, |(i, rank)| {
         (*rank, i.created_at, i.id)
     });
-    Ok(Json(page.map(|(item, _)| item)))
+    Ok(page.map(|(item, _)| item))
 }
 
 /// One item (any role).

@@ -7,10 +7,12 @@
 pub mod audit_logs;
 pub mod auth;
 pub mod budgets;
+pub mod conventions;
 pub mod docs;
 pub mod expenses;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod items;
 pub mod middleware;
 pub mod openapi;
@@ -27,6 +29,7 @@ pub mod utils_db;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Router, middleware as mw};
+use tower::util::option_layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -68,7 +71,8 @@ pub fn openapi_json_pretty() -> Result<String, serde_json::Error> {
 pub fn router(app: AppState) -> Router {
     let (routes, api) = api_routes().split_for_parts();
     // Serialized once: the document is the same for every request.
-    let document = bytes::Bytes::from(serde_json::to_vec(&openapi::finish(api)).unwrap_or_default());
+    let document =
+        bytes::Bytes::from(serde_json::to_vec(&openapi::finish(api)).unwrap_or_default());
     routes
         .route(
             "/openapi.json",
@@ -82,13 +86,20 @@ pub fn router(app: AppState) -> Router {
         .fallback(|| async { AppError::RouteNotFound })
         // Innermost first: each layer wraps everything added before it.
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(mw::from_fn(idempotency::fingerprint))
+        .layer(mw::from_fn(conventions::conventions))
         .layer(mw::from_fn_with_state(
             app.clone(),
             middleware::request_timeout,
         ))
         .layer(CatchPanicLayer::new())
         .layer(mw::from_fn(middleware::finalize_problem))
+        .layer(option_layer(conventions::cors(
+            &app.config.cors_allowed_origins,
+        )))
+        .layer(mw::from_fn(conventions::preflight_no_content))
         .layer(mw::from_fn(middleware::security_headers))
         .layer(mw::from_fn(middleware::request_context))
+        .layer(conventions::compression())
         .with_state(app)
 }

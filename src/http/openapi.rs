@@ -219,7 +219,9 @@ pub fn finish(api: OpenApi) -> Value {
                         params.push(json!({"$ref": "#/components/parameters/cursor"}));
                     }
                 }
-                if OPTIONAL_BODIES.contains(&op.get("operationId").and_then(Value::as_str).unwrap_or("")) {
+                if OPTIONAL_BODIES
+                    .contains(&op.get("operationId").and_then(Value::as_str).unwrap_or(""))
+                {
                     if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) {
                         body.insert("required".into(), Value::Bool(false));
                     }
@@ -288,7 +290,10 @@ fn describe_problem_codes(op: &mut Map<String, Value>) {
             if !(status.starts_with('4') || status.starts_with('5')) {
                 continue;
             }
-            let text = response.get("description").and_then(Value::as_str).unwrap_or("");
+            let text = response
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             for word in text.split(|c: char| !(c.is_ascii_lowercase() || c == '_')) {
                 if PROBLEM_CODES.contains(&word) && !codes.contains(&word) {
                     codes.push(word);

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +19,7 @@ use crate::db::pagination::{Page, PageRequest};
 use crate::db::{self};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::{non_null, nullable};
 use crate::http::preconditions::{IfMatchHeader, etag_header};
 use crate::models::task::{Task, TaskChanges, TaskStatus};
@@ -85,9 +87,10 @@ pub struct CreateTaskRequest {
 pub async fn create_task(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppPath(project_id): AppPath<Uuid>,
     AppJson(body): AppJson<CreateTaskRequest>,
-) -> Result<(StatusCode, HeaderMap, Json<Task>), AppError> {
+) -> Result<Response, AppError> {
     ctx.require(Role::Member)?;
     let mut c = Checks::new();
     check_fields(
@@ -105,11 +108,20 @@ pub async fn create_task(
         due_at: body.due_at,
         assignee_id: body.assignee_id,
     };
-    let task = db::write_for(&app, &ctx, move |conn, ctx| {
-        tasks::create(conn, ctx, project_id, new)
-    })
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: Some(|r: &Task| r.version),
+        },
+        move |conn, ctx| tasks::create(conn, ctx, project_id, new),
+    )
     .await?;
-    Ok((StatusCode::CREATED, etag_header(task.version), Json(task)))
+    Ok(outcome.respond(|task: Task| {
+        (StatusCode::CREATED, etag_header(task.version), Json(task)).into_response()
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -209,7 +221,7 @@ pub async fn list_tasks(
     ctx: TenantContext,
     AppQuery(q): AppQuery<TaskListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Task>>, AppError> {
+) -> Result<Page<Task>, AppError> {
     let (filter, sort) = q.parse()?;
     let after = decode_after(&app, &page, sort)?;
     let limit = page.fetch_limit();
@@ -217,7 +229,7 @@ pub async fn list_tasks(
         tasks::list(conn, ctx, &filter, sort, after, limit)
     })
     .await?;
-    Ok(Json(to_page(&app, rows, &page, sort)))
+    Ok(to_page(&app, rows, &page, sort))
 }
 
 /// Lists one project's tasks; `404` when the project does not exist.
@@ -232,7 +244,7 @@ pub async fn list_project_tasks(
     AppPath(project_id): AppPath<Uuid>,
     AppQuery(q): AppQuery<TaskListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Task>>, AppError> {
+) -> Result<Page<Task>, AppError> {
     let (mut filter, sort) = q.parse()?;
     filter.project_id = Some(project_id);
     let after = decode_after(&app, &page, sort)?;
@@ -246,7 +258,7 @@ pub async fn list_project_tasks(
         Ok(rows)
     })
     .await?;
-    Ok(Json(to_page(&app, rows, &page, sort)))
+    Ok(to_page(&app, rows, &page, sort))
 }
 
 /// One task, with `ETag: "<version>"`.

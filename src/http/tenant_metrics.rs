@@ -1,7 +1,6 @@
 //! `GET /api/v1/tenant/metrics` (tenant admin): the caller's tenant's daily figures
 //! (docs/API.md §3, §9).
 
-use axum::Json;
 use axum::extract::State;
 use chrono::{Duration, NaiveDate, Utc};
 use serde::Deserialize;
@@ -62,7 +61,7 @@ pub async fn list_tenant_metrics(
     ctx: TenantContext,
     AppQuery(q): AppQuery<MetricsQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<TenantMetrics>>, AppError> {
+) -> Result<Page<TenantMetrics>, AppError> {
     ctx.require(Role::Admin)?;
     let (from, to) = date_range(q.from, q.to, Utc::now().date_naive())?;
     let after: Option<MetricsKey> = page.after(&app.cursors, CURSOR_TAG)?;
@@ -71,13 +70,13 @@ pub async fn list_tenant_metrics(
         tenant_metrics::list(conn, ctx, from, to, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |m| m.date,
-    )))
+    ))
 }
 
 #[cfg(test)]

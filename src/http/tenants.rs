@@ -53,7 +53,10 @@ pub struct FeatureFlags {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAdminRequest {
-    #[schema(max_length = 254, pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$")]
+    #[schema(
+        max_length = 254,
+        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$"
+    )]
     pub email: String,
     /// 1..=100 characters, not blank.
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
@@ -219,7 +222,7 @@ pub async fn list_tenants(
     _admin: PlatformAdmin,
     AppQuery(q): AppQuery<TenantListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Tenant>>, AppError> {
+) -> Result<Page<Tenant>, AppError> {
     let status = q.status.as_deref().map(parse_status).transpose()?;
     let after: Option<TenantKey> = page.after(&app.cursors, CURSOR_TAG)?;
     let limit = page.fetch_limit();
@@ -227,13 +230,13 @@ pub async fn list_tenants(
         tenants::list(conn, status.map(|s| s.as_str()), after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |t| (t.created_at, t.id),
-    )))
+    ))
 }
 
 /// One tenant (platform admin).

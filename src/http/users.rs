@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +15,7 @@ use crate::auth::{Role, TenantContext, password};
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::non_null;
 use crate::models::user::{User, UserChanges};
 use crate::repos::users::{self, CreateUser, UserFilter, UserKey};
@@ -31,7 +33,10 @@ const CURSOR_TAG: &str = "users";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
-    #[schema(max_length = 254, pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$")]
+    #[schema(
+        max_length = 254,
+        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$"
+    )]
     pub email: String,
     /// 1..=100 characters, not blank.
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
@@ -72,8 +77,9 @@ pub async fn hash_password(password: String) -> Result<String, AppError> {
 pub async fn create_user(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppJson(body): AppJson<CreateUserRequest>,
-) -> Result<(StatusCode, Json<User>), AppError> {
+) -> Result<Response, AppError> {
     ctx.require(Role::Admin)?;
     let mut c = Checks::new();
     c.email("email", &body.email);
@@ -87,8 +93,18 @@ pub async fn create_user(
         password_hash,
         role: body.role.unwrap_or(Role::Member),
     };
-    let user = db::write_for(&app, &ctx, move |conn, ctx| users::create(conn, ctx, new)).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: None,
+        },
+        move |conn, ctx| users::create(conn, ctx, new),
+    )
+    .await?;
+    Ok(outcome.respond(|user: User| (StatusCode::CREATED, Json(user)).into_response()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -109,7 +125,7 @@ pub async fn list_users(
     ctx: TenantContext,
     AppQuery(q): AppQuery<UserListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<User>>, AppError> {
+) -> Result<Page<User>, AppError> {
     let mut c = Checks::new();
     let role = c.choice(
         "role",
@@ -128,13 +144,13 @@ pub async fn list_users(
         users::list(conn, ctx, &filter, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |u| (u.created_at, u.id),
-    )))
+    ))
 }
 
 /// The calling user.

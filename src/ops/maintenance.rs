@@ -163,6 +163,10 @@ pub fn optimize(conn: &mut PgConnection, budget: Option<Duration>) -> Result<Vec
         let n = logins::delete_expired(conn)?;
         Ok(format!("{n} expired rows deleted"))
     })?;
+    run.step("delete_expired_idempotency_keys", |conn| {
+        let n = crate::repos::idempotency::delete_expired(conn, chrono::Utc::now())?;
+        Ok(format!("{n} expired keys deleted"))
+    })?;
     run.step("analyze", |conn| {
         let tables = existing(conn)?;
         let list = tables.iter().map(|t| ident(t)).collect::<Vec<_>>();

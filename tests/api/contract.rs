@@ -16,7 +16,8 @@ fn root() -> PathBuf {
 }
 
 fn committed() -> Value {
-    let text = std::fs::read_to_string(root().join("docs/openapi.json")).expect("docs/openapi.json");
+    let text =
+        std::fs::read_to_string(root().join("docs/openapi.json")).expect("docs/openapi.json");
     serde_json::from_str(&text).expect("docs/openapi.json is JSON")
 }
 
@@ -37,9 +38,16 @@ fn cli_prints_the_committed_document() {
         .arg("openapi")
         .output()
         .expect("run tenantry openapi");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
-    assert!(printed == committed(), "tenantry openapi differs from docs/openapi.json");
+    assert!(
+        printed == committed(),
+        "tenantry openapi differs from docs/openapi.json"
+    );
 }
 
 fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -62,8 +70,16 @@ fn closed_sets_and_problem_codes_are_enums() {
     );
     for (name, values) in [
         ("TaskStatus", &["pending", "in_progress", "completed"][..]),
-        ("ExpenseStatus", &["draft", "submitted", "approved", "rejected"]),
-        ("Category", &["travel", "meals", "lodging", "supplies", "software", "other"]),
+        (
+            "ExpenseStatus",
+            &["draft", "submitted", "approved", "rejected"],
+        ),
+        (
+            "Category",
+            &[
+                "travel", "meals", "lodging", "supplies", "software", "other",
+            ],
+        ),
         ("Role", &["viewer", "member", "admin"]),
         ("TenantStatus", &["active", "suspended", "archived"]),
         ("Severity", &["info", "warning", "error", "critical"]),
@@ -101,10 +117,19 @@ fn closed_sets_and_problem_codes_are_enums() {
 fn request_fields_carry_their_bounds() {
     let doc = committed();
     let title = &schema(&doc, "CreateTaskRequest")["properties"]["title"];
-    assert_eq!((title["minLength"].as_i64(), title["maxLength"].as_i64()), (Some(1), Some(255)));
+    assert_eq!(
+        (title["minLength"].as_i64(), title["maxLength"].as_i64()),
+        (Some(1), Some(255))
+    );
     let priority = &schema(&doc, "CreateTaskRequest")["properties"]["priority"];
-    assert_eq!((priority["minimum"].as_i64(), priority["maximum"].as_i64()), (Some(0), Some(10)));
-    assert_eq!(priority["type"], "integer", "null is refused, so not nullable");
+    assert_eq!(
+        (priority["minimum"].as_i64(), priority["maximum"].as_i64()),
+        (Some(0), Some(10))
+    );
+    assert_eq!(
+        priority["type"], "integer",
+        "null is refused, so not nullable"
+    );
     let expense = schema(&doc, "CreateExpenseRequest");
     assert_eq!(expense["properties"]["currency"]["pattern"], "^[A-Z]{3}$");
     let required: Vec<&str> = expense["required"]
@@ -135,7 +160,10 @@ fn request_fields_carry_their_bounds() {
 fn list_parameters_are_defined_once_and_used_by_every_list() {
     let doc = committed();
     let limit = &doc["components"]["parameters"]["limit"]["schema"];
-    assert_eq!((limit["minimum"].as_i64(), limit["maximum"].as_i64()), (Some(1), Some(100)));
+    assert_eq!(
+        (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+        (Some(1), Some(100))
+    );
     let mut lists = 0;
     for (path, item) in doc["paths"].as_object().expect("paths") {
         let Some(get) = item.get("get") else { continue };
@@ -156,7 +184,10 @@ fn list_parameters_are_defined_once_and_used_by_every_list() {
         assert!(refs.contains(&"#/components/parameters/limit"), "{path}");
         assert!(refs.contains(&"#/components/parameters/cursor"), "{path}");
         assert!(
-            get["description"].as_str().unwrap_or("").contains("Problem codes:"),
+            get["description"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Problem codes:"),
             "{path} lists its problem codes"
         );
     }
@@ -183,20 +214,31 @@ fn nothing_points_outside_the_repository() {
     let this = Path::new(file!()).file_name().expect("name").to_owned();
     let mut offenders = Vec::new();
     let files = tracked_files();
-    assert!(files.len() > 50, "git ls-files found the repository's files");
+    assert!(
+        files.len() > 50,
+        "git ls-files found the repository's files"
+    );
     for path in files {
         if path.file_name() == Some(&this) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         for (n, line) in text.lines().enumerate() {
             let cites_outside = line.contains("../shared")
                 || line.contains("DESIGN.md")
-                || (line.contains("API.md") && !line.contains("docs/API.md") && !path.ends_with("docs/API.md"));
+                || (line.contains("API.md")
+                    && !line.contains("docs/API.md")
+                    && !path.ends_with("docs/API.md"));
             if cites_outside {
                 offenders.push(format!("{}:{}: {line}", path.display(), n + 1));
             }
         }
     }
-    assert!(offenders.is_empty(), "references outside the repository:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "references outside the repository:\n{}",
+        offenders.join("\n")
+    );
 }

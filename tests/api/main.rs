@@ -6,6 +6,7 @@ mod auth;
 mod backup;
 mod bad_input;
 mod contract;
+mod conventions;
 mod deploy;
 mod expenses;
 mod explain;
