@@ -211,7 +211,11 @@ pub fn finish(api: OpenApi) -> Value {
     }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut().filter_map(Value::as_object_mut) {
-            for op in item.values_mut().filter_map(Value::as_object_mut) {
+            for (method, op) in item.iter_mut() {
+                let Some(op) = op.as_object_mut() else {
+                    continue;
+                };
+                op.insert("x-method".into(), Value::String(method.clone()));
                 if is_list(op) {
                     let params = op.entry("parameters").or_insert_with(|| json!([]));
                     if let Some(params) = params.as_array_mut() {
@@ -226,7 +230,18 @@ pub fn finish(api: OpenApi) -> Value {
                         body.insert("required".into(), Value::Bool(false));
                     }
                 }
+                let operation_id = op.get("operationId").and_then(Value::as_str).unwrap_or("");
+                if crate::http::idempotency::OPERATIONS.contains(&operation_id) {
+                    document_idempotency(op);
+                }
+                if is_list(op) {
+                    document_link(op);
+                }
+                if has_etag(op) && op_is_get(op) {
+                    document_not_modified(op);
+                }
                 describe_problem_codes(op);
+                op.remove("x-method");
             }
         }
     }
@@ -253,6 +268,118 @@ fn require_a_change(schema: &mut Value) {
         .is_some_and(|v| !v.is_null());
     if versioned {
         schema["not"] = json!({"required": ["version"], "maxProperties": 1});
+    }
+}
+
+fn op_is_get(op: &Map<String, Value>) -> bool {
+    op.get("x-method").and_then(Value::as_str) == Some("get")
+}
+
+fn has_etag(op: &Map<String, Value>) -> bool {
+    op.get("responses")
+        .and_then(|r| r.get("200"))
+        .and_then(|r| r.get("headers"))
+        .and_then(|h| h.get("etag"))
+        .is_some()
+}
+
+fn push_parameter(op: &mut Map<String, Value>, parameter: Value) {
+    if let Some(params) = op
+        .entry("parameters")
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+    {
+        params.push(parameter);
+    }
+}
+
+/// Adds `text` to the description of the `status` answer (creating a problem answer).
+fn add_answer(op: &mut Map<String, Value>, status: &str, text: &str) {
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let entry = responses.entry(status.to_string()).or_insert_with(|| {
+        json!({"description": "", "content": {"application/problem+json": {
+            "schema": {"$ref": "#/components/schemas/Problem"}}}})
+    });
+    let old = entry
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let description = if old.is_empty() {
+        text.to_string()
+    } else {
+        format!("{old}; {text}")
+    };
+    entry["description"] = Value::String(description);
+}
+
+/// `Idempotency-Key` (docs/API.md §1 "idempotency").
+fn document_idempotency(op: &mut Map<String, Value>) {
+    push_parameter(
+        op,
+        json!({
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "Makes a retry safe: within 24 h the same key with the same request gets \
+                the first answer again (with `Idempotent-Replayed: true`) and changes nothing.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
+        }),
+    );
+    add_answer(
+        op,
+        "409",
+        "idempotency_in_progress: a request with this Idempotency-Key is still running",
+    );
+    add_answer(
+        op,
+        "422",
+        "idempotency_key_reused: this Idempotency-Key came first with another request",
+    );
+    if let Some(ok) = op
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+        .and_then(|r| r.iter_mut().find(|(status, _)| status.starts_with('2')))
+        .and_then(|(_, answer)| answer.as_object_mut())
+    {
+        let headers = ok.entry("headers").or_insert_with(|| json!({}));
+        headers["idempotent-replayed"] = json!({
+            "description": "`true` when this is the stored answer of an earlier request with the key",
+            "schema": {"type": "string", "enum": ["true"]}
+        });
+    }
+}
+
+/// `Link: <...>; rel="next"` on lists.
+fn document_link(op: &mut Map<String, Value>) {
+    if let Some(ok) = op
+        .get_mut("responses")
+        .and_then(|r| r.get_mut("200"))
+        .and_then(Value::as_object_mut)
+    {
+        let headers = ok.entry("headers").or_insert_with(|| json!({}));
+        headers["link"] = json!({
+            "description": "`<same path and query with the next cursor>; rel=\"next\"` when `next_cursor` is set",
+            "schema": {"type": "string"}
+        });
+    }
+}
+
+/// `If-None-Match` → `304` on a GET whose answer has an ETag.
+fn document_not_modified(op: &mut Map<String, Value>) {
+    push_parameter(
+        op,
+        json!({
+            "name": "If-None-Match", "in": "header", "required": false,
+            "description": "An ETag from an earlier answer: `304 Not Modified` while it is still current.",
+            "schema": {"type": "string"}
+        }),
+    );
+    if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+        responses.insert(
+            "304".into(),
+            json!({"description": "Not Modified: the If-None-Match ETag is current",
+                   "headers": {"etag": {"schema": {"type": "string"}}}}),
+        );
     }
 }
 

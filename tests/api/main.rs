@@ -10,6 +10,7 @@ mod conventions;
 mod deploy;
 mod expenses;
 mod explain;
+mod idempotency;
 mod isolation;
 mod items;
 mod migrations;
