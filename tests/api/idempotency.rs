@@ -191,7 +191,12 @@ async fn a_key_whose_first_request_still_runs_is_409() {
     .await;
     r.expect(409, Some("idempotency_in_progress"));
     assert_eq!(projects_named(&app, t.id, "Busy"), 0);
-    drop(holder);
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_unlock(hashtextextended('{}' || ':' || 'busy', 7))",
+        t.id
+    ))
+    .execute(&mut holder)
+    .expect("unlock");
     let r = post_keyed(
         &app,
         "/api/v1/projects",
