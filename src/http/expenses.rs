@@ -78,7 +78,11 @@ pub struct CreateExpenseRequest {
     #[schema(value_type = String, pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// 1..=1000 characters, not blank.
-    #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub description: String,
     /// `YYYY-MM-DD`, not in the future.
     pub incurred_on: NaiveDate,
@@ -218,7 +222,7 @@ pub struct UpdateExpenseRequest {
     #[schema(value_type = String, pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = "\\S")]
+    #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub description: Option<String>,
     /// `YYYY-MM-DD`, not in the future.
     #[serde(default, deserialize_with = "non_null")]
@@ -363,7 +367,11 @@ pub struct RejectBody {
     #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
     /// 1..=1000 characters, not blank.
-    #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub reason: String,
 }
 

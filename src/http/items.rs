@@ -57,7 +57,11 @@ fn check_description(c: &mut Checks, description: Option<&str>) {
 #[serde(deny_unknown_fields)]
 pub struct CreateItemRequest {
     /// 1..=255 characters, not blank.
-    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: String,
     /// At most 10000 characters; `null` or absent for none.
     #[serde(default)]
@@ -172,7 +176,7 @@ pub async fn get_item(
 #[serde(deny_unknown_fields)]
 pub struct UpdateItemRequest {
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod budgets;
 pub mod conventions;
 pub mod docs;
+pub mod docs_page;
 pub mod expenses;
 pub mod extract;
 pub mod health;
@@ -70,6 +71,11 @@ pub fn openapi_json_pretty() -> Result<String, serde_json::Error> {
 /// Builds the application: routes, fallback, middleware, state.
 pub fn router(app: AppState) -> Router {
     let (routes, api) = api_routes().split_for_parts();
+    let routes = if app.config.docs_enabled {
+        routes.merge(docs_page::routes())
+    } else {
+        routes
+    };
     // Serialized once: the document is the same for every request.
     let document =
         bytes::Bytes::from(serde_json::to_vec(&openapi::finish(api)).unwrap_or_default());

@@ -43,7 +43,11 @@ fn check(c: &mut Checks, name: Option<&str>, description: Option<&str>) {
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
     /// 1..=255 characters, not blank.
-    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: String,
     #[serde(default)]
     #[schema(max_length = 10000)]
@@ -171,7 +175,7 @@ pub async fn get_project(
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

@@ -55,7 +55,11 @@ fn check_fields(
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     /// 1..=255 characters, not blank.
-    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: String,
     #[serde(default)]
     #[schema(max_length = 10000)]
@@ -283,7 +287,7 @@ pub struct UpdateTaskRequest {
     #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

@@ -55,11 +55,15 @@ pub struct FeatureFlags {
 pub struct NewAdminRequest {
     #[schema(
         max_length = 254,
-        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$"
+        pattern = "^[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]+@[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f.][^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f.]$"
     )]
     pub email: String,
     /// 1..=100 characters, not blank.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub username: String,
     /// 10..=128 characters.
     #[schema(min_length = 10, max_length = 128)]
@@ -70,7 +74,11 @@ pub struct NewAdminRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
     /// 1..=255 characters, not blank.
-    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: String,
     /// Unique.
     #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,49}$")]
@@ -258,7 +266,7 @@ pub async fn get_tenant(
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenantRequest {
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
     #[schema(value_type = TenantStatus)]

@@ -242,3 +242,56 @@ fn nothing_points_outside_the_repository() {
         offenders.join("\n")
     );
 }
+
+#[tokio::test]
+async fn docs_page_has_its_own_policy_and_can_be_turned_off() {
+    let app = TestApp::new().await;
+    let redirect = app.call(Method::GET, "/docs", None, None).await;
+    assert!(redirect.status.is_redirection(), "{}", redirect.status);
+    let page = app.call(Method::GET, "/docs/", None, None).await;
+    page.expect(200, None);
+    assert!(page.text.contains("swagger-ui"), "{}", page.text);
+    let csp = page
+        .header("content-security-policy")
+        .expect("csp")
+        .to_string();
+    assert_eq!(csp, tenantry::http::docs_page::DOCS_CSP);
+    assert!(!csp.contains("http"), "no third-party host: {csp}");
+    assert!(
+        !csp.contains("script-src 'self' 'unsafe"),
+        "no inline scripts: {csp}"
+    );
+    for asset in [
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+    ] {
+        let r = app.call(Method::GET, asset, None, None).await;
+        r.expect(200, None);
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(csp.as_str()),
+            "{asset}"
+        );
+    }
+    let init = app
+        .call(Method::GET, "/docs/swagger-initializer.js", None, None)
+        .await;
+    assert!(
+        init.text.contains("/openapi.json"),
+        "the page reads this server's document"
+    );
+    // Every other answer keeps the default policy.
+    let other = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(
+        other.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+
+    let off = TestApp::with_env(&[("DOCS_ENABLED", "false")]).await;
+    for path in ["/docs", "/docs/", "/docs/swagger-ui-bundle.js"] {
+        off.call(Method::GET, path, None, None)
+            .await
+            .expect(404, Some("not_found"));
+    }
+}

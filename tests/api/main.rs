@@ -5,6 +5,7 @@ mod harness;
 mod auth;
 mod backup;
 mod bad_input;
+mod clients;
 mod contract;
 mod conventions;
 mod deploy;

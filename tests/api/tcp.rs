@@ -10,9 +10,9 @@ use tenantry::auth::jwt::JwtKeys;
 use crate::harness::{JWT_SECRET, PASSWORD, TestDb, open_tempdir, start_private_cluster};
 
 /// A `tenantry serve` child process on a free port; killed on drop if still running.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Drop for Server {
@@ -30,7 +30,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
+pub async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
     cmd.arg("serve")
@@ -65,13 +65,13 @@ async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
     }
 }
 
-fn platform_token() -> String {
+pub fn platform_token() -> String {
     JwtKeys::new(JWT_SECRET.as_bytes())
         .issue_platform_admin("tcp-test", 600)
         .expect("token")
 }
 
-async fn create_tenant(client: &reqwest::Client, base: &str, code: &str) -> (String, Value) {
+pub async fn create_tenant(client: &reqwest::Client, base: &str, code: &str) -> (String, Value) {
     let r = client
         .post(format!("{base}/api/v1/tenants"))
         .bearer_auth(platform_token())
