@@ -30,7 +30,7 @@ run() {
     --checks all --exclude-checks positive_data_acceptance \
     --phases examples,coverage,fuzzing,stateful \
     --max-examples "${ST_MAX_EXAMPLES:-25}" \
-    --workers 2 --request-timeout 15 --no-color \
+    --workers 1 --request-timeout 15 --no-color \
     --report junit,ndjson --report-dir "$reports" \
     "$@"
 }

@@ -19,12 +19,21 @@ fn run_script(script: &str, args: &[&str], env: &[(&str, &str)]) {
         .unwrap_or_else(|e| panic!("run {script}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // Shown with --nocapture, and in the failure message otherwise.
+    // The whole report with --nocapture; its end (the failures and the summary) otherwise.
     println!("{stdout}");
+    let tail = |s: &str| {
+        let start = s.len().saturating_sub(6000);
+        let start = (start..s.len())
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(s.len());
+        s[start..].to_string()
+    };
     assert!(
         out.status.success(),
-        "{script} failed ({}):\n{stdout}\n{stderr}",
-        out.status
+        "{script} failed ({}):\n{}\n{}",
+        out.status,
+        tail(&stdout),
+        tail(&stderr)
     );
 }
 
