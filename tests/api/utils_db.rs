@@ -324,6 +324,7 @@ async fn optimize_recreates_missing_partitions_and_clears_expired_throttles() {
         [
             "ensure_audit_partitions",
             "delete_expired_login_throttles",
+            "delete_expired_idempotency_keys",
             "analyze",
             "refresh_tenant_metrics"
         ]
