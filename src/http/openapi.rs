@@ -45,7 +45,9 @@ use crate::error::{FieldError, PROBLEM_CODES, Problem, ProblemCode};
             decided_at and rejection_reason. Expense report: `count` and `total_cents` cover \
             every status, `pending_cents` is the submitted ones, `totals` sum the groups \
             returned (after min_total_cents), groups are ordered by total descending, and \
-            `period` defaults to the current UTC month."
+            `period` defaults to the current UTC month. More notes (idempotency keys, \
+            integral numbers, conditional requests, rate-limit headers, CORS, /docs): \
+            docs/API.md §12."
     ),
     components(schemas(Problem, ProblemCode, FieldError))
 )]
