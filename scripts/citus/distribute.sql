@@ -7,7 +7,8 @@
 --   psql "$COORDINATOR_URL" -v ON_ERROR_STOP=1 -f scripts/citus/distribute.sql
 --
 -- Each step is skipped when its table is distributed already, so a run that stopped
--- half-way can simply be run again. Tables that hold rows are copied into their
+-- half-way, or a rerun after a migration added or recreated a table, does only what
+-- is left. Tables that hold rows are copied into their
 -- shards (see docs/scaling.md for emptying the coordinator's local copies after).
 
 \set ON_ERROR_STOP on
@@ -42,45 +43,62 @@ BEGIN
 END
 $$;
 
+-- One step: distribute `tbl` by `col` unless it is distributed already. A Citus
+-- *local* table (what a table referencing the reference table `tenants` becomes when
+-- it is created after distribution, e.g. by `tenantry migrate --redo` or a new
+-- migration) is in pg_dist_partition too, so "done" means hash-distributed
+-- (partmethod 'h') or, for `tenants`, a reference table. create_distributed_table
+-- accepts a Citus local table as it is (it undistributes it and re-creates its
+-- foreign keys itself).
+-- (A session-local helper: Citus warns that it is not propagated, which is the point.)
+SET client_min_messages = error;
+CREATE FUNCTION pg_temp.distribute(tbl regclass, col text, colocate text) RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    -- The name, read now: converting a Citus local table re-creates it under a new oid.
+    name text := tbl::text;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = tbl AND partmethod = 'h') THEN
+        RETURN name || ': already distributed';
+    END IF;
+    PERFORM create_distributed_table(tbl, col, colocate_with => colocate);
+    RETURN name || ': distributed by ' || col;
+END
+$fn$;
+RESET client_min_messages;
+
 -- The root of isolation: small, read by every request, referenced by every tenant
 -- table. A reference table has a full copy on every node, so the foreign keys from
 -- the distributed tables to it hold on each shard.
-SELECT create_reference_table('tenants')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.tenants'::regclass);
+SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_dist_partition
+                          WHERE logicalrelid = 'public.tenants'::regclass AND repmodel = 't')
+            THEN 'tenants: already a reference table'
+            ELSE (SELECT 'tenants: reference table' FROM create_reference_table('tenants')) END;
 
 -- The first tenant table fixes the colocation group: every other tenant table joins
 -- it, so all rows of one tenant, in every table, live in the same shard group and
 -- every tenant-filtered query (joins included) runs on one node.
-SELECT create_distributed_table('users', 'tenant_id')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.users'::regclass);
+SELECT pg_temp.distribute('users', 'tenant_id', 'default');
 
 -- Parents before children: a composite foreign key (tenant_id, x_id) needs its target
 -- distributed and colocated first.
-SELECT create_distributed_table('projects', 'tenant_id', colocate_with => 'users')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.projects'::regclass);
-SELECT create_distributed_table('tasks', 'tenant_id', colocate_with => 'users')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.tasks'::regclass);
-SELECT create_distributed_table('budgets', 'tenant_id', colocate_with => 'users')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.budgets'::regclass);
-SELECT create_distributed_table('expenses', 'tenant_id', colocate_with => 'users')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.expenses'::regclass);
-SELECT create_distributed_table('items', 'tenant_id', colocate_with => 'users')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.items'::regclass);
+SELECT pg_temp.distribute('projects', 'tenant_id', 'users');
+SELECT pg_temp.distribute('tasks', 'tenant_id', 'users');
+SELECT pg_temp.distribute('budgets', 'tenant_id', 'users');
+SELECT pg_temp.distribute('expenses', 'tenant_id', 'users');
+SELECT pg_temp.distribute('items', 'tenant_id', 'users');
 -- Partitioned by month: distributing the parent distributes its partitions, and the
 -- partitions that ensure_audit_log_partitions() creates later are distributed as
 -- they are attached.
-SELECT create_distributed_table('audit_logs', 'tenant_id', colocate_with => 'users')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.audit_logs'::regclass);
-SELECT create_distributed_table('tenant_metrics', 'tenant_id', colocate_with => 'users')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.tenant_metrics'::regclass);
+SELECT pg_temp.distribute('audit_logs', 'tenant_id', 'users');
+SELECT pg_temp.distribute('tenant_metrics', 'tenant_id', 'users');
 
 SELECT create_distributed_table('idempotency_keys', 'tenant_id', colocate_with => 'users')
  WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.idempotency_keys'::regclass);
 
 -- Login throttles are keyed by the tenant code the client typed (an unknown tenant is
 -- throttled like a known one), not by tenant_id: their own colocation group on it.
-SELECT create_distributed_table('login_throttles', 'tenant_code', colocate_with => 'none')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.login_throttles'::regclass);
+SELECT pg_temp.distribute('login_throttles', 'tenant_code', 'none');
 
 -- __diesel_schema_migrations stays a plain table on the coordinator, where
 -- `tenantry migrate` runs.

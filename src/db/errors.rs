@@ -1,6 +1,12 @@
 //! Maps Diesel errors to `AppError`, by constraint name where a constraint decides the
 //! answer. Constraint names are spelled out in the migrations so
 //! that this table stays stable.
+//!
+//! On Citus the violation happens on a worker, and the coordinator re-raises it with
+//! an empty constraint field and the *shard's* constraint name in the message
+//! (`duplicate key value violates unique constraint "tenants_code_key_102008"`), so the
+//! name is taken from the message when the field is empty, and a shard suffix
+//! (`_<shard id>`) is accepted after a known name.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -30,18 +36,18 @@ impl From<DieselError> for AppError {
         }
         match &err {
             DieselError::DatabaseError(kind, info) => {
-                let constraint = info.constraint_name().unwrap_or_default();
+                let constraint = constraint_of(info.constraint_name(), info.message());
                 match kind {
                     DatabaseErrorKind::UniqueViolation => {
                         if let Some((_, field)) =
-                            UNIQUE_FIELDS.iter().find(|(c, _)| *c == constraint)
+                            UNIQUE_FIELDS.iter().find(|(c, _)| names(c, constraint))
                         {
                             return AppError::AlreadyExists { field };
                         }
                     }
                     DatabaseErrorKind::ForeignKeyViolation => {
                         if let Some((_, field)) =
-                            REFERENCE_FIELDS.iter().find(|(c, _)| *c == constraint)
+                            REFERENCE_FIELDS.iter().find(|(c, _)| names(c, constraint))
                         {
                             return AppError::InvalidReference {
                                 field: (*field).to_string(),
@@ -54,6 +60,14 @@ impl From<DieselError> for AppError {
                     DatabaseErrorKind::Unknown if is_connection_lost(info.message()) => {
                         return AppError::DatabaseUnavailable(err.to_string());
                     }
+                    // `STATEMENT_TIMEOUT_MS` cut a statement short: the database is too
+                    // busy for the request, not broken (503, the connection stays).
+                    _ if info
+                        .message()
+                        .contains("canceling statement due to statement timeout") =>
+                    {
+                        return AppError::Timeout;
+                    }
                     _ => {}
                 }
                 AppError::internal(format!("{err} (constraint {constraint:?})"))
@@ -61,6 +75,31 @@ impl From<DieselError> for AppError {
             DieselError::BrokenTransactionManager => AppError::DatabaseUnavailable(err.to_string()),
             _ => AppError::internal(err),
         }
+    }
+}
+
+/// The violated constraint: the error's constraint field, else the last quoted name
+/// after `constraint "` in the message (Citus leaves the field empty).
+fn constraint_of<'a>(field: Option<&'a str>, message: &'a str) -> &'a str {
+    if let Some(name) = field.filter(|n| !n.is_empty()) {
+        return name;
+    }
+    message
+        .rsplit_once("constraint \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(name, _)| name)
+        .unwrap_or_default()
+}
+
+/// Whether `actual` is the constraint `known`, or a Citus shard's copy of it
+/// (`known` followed by `_` and the shard id).
+fn names(known: &str, actual: &str) -> bool {
+    match actual.strip_prefix(known) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('_')
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
     }
 }
 
@@ -84,7 +123,8 @@ fn is_connection_lost(message: &str) -> bool {
 pub fn is_retryable(err: &DieselError) -> bool {
     match err {
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
-        DieselError::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        // "deadlock detected", or Citus's "involved in a distributed deadlock".
+        DieselError::DatabaseError(_, info) => info.message().contains("deadlock"),
         _ => false,
     }
 }
@@ -104,6 +144,35 @@ mod tests {
         assert!(!is_connection_lost(
             "duplicate key value violates unique constraint"
         ));
+    }
+
+    #[test]
+    fn constraint_names_come_from_the_field_or_a_citus_message() {
+        assert_eq!(
+            constraint_of(Some("tenants_code_key"), "x"),
+            "tenants_code_key"
+        );
+        assert_eq!(
+            constraint_of(
+                Some(""),
+                "duplicate key value violates unique constraint \"tenants_code_key_102008\""
+            ),
+            "tenants_code_key_102008"
+        );
+        assert_eq!(
+            constraint_of(
+                None,
+                "insert or update on table \"tasks_102041\" violates foreign key constraint \"tasks_project_fkey_102041\""
+            ),
+            "tasks_project_fkey_102041"
+        );
+        assert_eq!(constraint_of(None, "something else"), "");
+        assert!(names("tasks_project_fkey", "tasks_project_fkey"));
+        assert!(names("tasks_project_fkey", "tasks_project_fkey_102041"));
+        assert!(!names("tasks_project_fkey", "tasks_project_fkey_x1"));
+        assert!(!names("tasks_project_fkey", "tasks_project_fkey_"));
+        assert!(!names("tasks_project_fkey", "tasks_project"));
+        assert!(!names("users_tenant_email_key", "users_tenant_email_key2"));
     }
 
     #[test]

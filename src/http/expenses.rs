@@ -85,6 +85,7 @@ pub struct CreateExpenseRequest {
     )]
     pub description: String,
     /// `YYYY-MM-DD`, not in the future.
+    #[serde(deserialize_with = "crate::validate::year_bounded")]
     pub incurred_on: NaiveDate,
 }
 
@@ -225,7 +226,7 @@ pub struct UpdateExpenseRequest {
     #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub description: Option<String>,
     /// `YYYY-MM-DD`, not in the future.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_non_null")]
     #[schema(value_type = NaiveDate)]
     pub incurred_on: Option<NaiveDate>,
 }
@@ -309,7 +310,8 @@ pub async fn submit_expense(
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
 ) -> Result<Response, AppError> {
-    ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
+    // Viewers only read (docs/API.md §2), even an expense they drafted before a demotion.
+    ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let expected = Expected::from_parts(body.version, if_match)?;
     let outcome = idempotency::write(
         &app,

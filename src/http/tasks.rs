@@ -68,7 +68,7 @@ pub struct CreateTaskRequest {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(value_type = i32, minimum = 0, maximum = 10)]
     pub priority: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub due_at: Option<DateTime<Utc>>,
     /// A user of the caller's tenant.
     #[serde(default)]
@@ -138,8 +138,10 @@ pub struct TaskListQuery {
     #[param(minimum = 0, maximum = 10)]
     pub priority_gte: Option<i32>,
     /// Exclusive, RFC 3339.
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub due_before: Option<DateTime<Utc>>,
     /// Inclusive, RFC 3339.
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub due_after: Option<DateTime<Utc>>,
     /// `-created_at` (default), `created_at`, `due_at` (no due date last), `-priority`.
     #[param(schema_with = crate::http::docs::task_sort)]
@@ -300,7 +302,7 @@ pub struct UpdateTaskRequest {
     #[schema(value_type = i32, minimum = 0, maximum = 10)]
     pub priority: Option<i32>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub due_at: Option<Option<DateTime<Utc>>>,
     /// `null` unassigns.

@@ -87,6 +87,27 @@ fn ident(table: &'static str) -> String {
     format!("\"{table}\"")
 }
 
+/// A catalog name as a quoted identifier (`"` doubled).
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The partitions of `table` (none when it is not partitioned), read from the catalog.
+fn partitions_of(conn: &mut PgConnection, table: &'static str) -> Result<Vec<String>, AppError> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        relname: String,
+    }
+    let found: Vec<Name> = diesel::sql_query(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = to_regclass($1) ORDER BY c.relname",
+    )
+    .bind::<Text, _>(table)
+    .load(conn)?;
+    Ok(found.into_iter().map(|n| n.relname).collect())
+}
+
 /// Why an allow-listed name was not run.
 const NOT_HERE: &str = "the table does not exist in this schema";
 
@@ -122,9 +143,10 @@ pub fn vacuum(
 }
 
 /// `REINDEX TABLE CONCURRENTLY` each target table, one step per table, within `budget`:
-/// indexes are rebuilt without blocking reads or writes. For the partitioned
-/// `audit_logs`, PostgreSQL (14+) rebuilds each partition's indexes concurrently, one
-/// partition after another.
+/// indexes are rebuilt without blocking reads or writes. The partitioned `audit_logs` is
+/// reindexed partition by partition: a partitioned parent has no index storage of its
+/// own, and Citus refuses `REINDEX TABLE` on a distributed partitioned table (each
+/// partition is a distributed table it does reindex, shard by shard).
 pub fn reindex(
     conn: &mut PgConnection,
     table: Option<&str>,
@@ -134,14 +156,39 @@ pub fn reindex(
         allowed(t)?;
     }
     let tables = targets(conn, table)?;
+    let citus = super::stats::is_citus(conn)?;
     let mut run = Runner::new(conn, budget)?;
     if let (Some(t), true) = (table, tables.is_empty()) {
         run.skip(format!("reindex {t}"), NOT_HERE);
     }
     for t in tables {
         run.step(format!("reindex {t}"), |conn| {
-            diesel::sql_query(format!("REINDEX TABLE CONCURRENTLY {}", ident(t))).execute(conn)?;
-            Ok("indexes rebuilt concurrently".into())
+            let parts = partitions_of(conn, t)?;
+            if parts.is_empty() {
+                diesel::sql_query(format!("REINDEX TABLE CONCURRENTLY {}", ident(t)))
+                    .execute(conn)?;
+                return Ok("indexes rebuilt concurrently".into());
+            }
+            // On Citus, one connection per worker: shards rebuilt in parallel on one
+            // worker pick the same temporary `..._ccnew` name when the shard index names
+            // are truncated to 63 bytes (the partitions' long index names are), and all
+            // but one fail on pg_class's unique name.
+            if citus {
+                diesel::sql_query("SET citus.max_adaptive_executor_pool_size = 1").execute(conn)?;
+            }
+            let done = parts.iter().try_for_each(|part| {
+                diesel::sql_query(format!("REINDEX TABLE CONCURRENTLY {}", quote_ident(part)))
+                    .execute(conn)
+                    .map(drop)
+            });
+            if citus {
+                diesel::sql_query("RESET citus.max_adaptive_executor_pool_size").execute(conn)?;
+            }
+            done?;
+            Ok(format!(
+                "indexes rebuilt concurrently, partition by partition ({})",
+                parts.len()
+            ))
         })?;
     }
     run.finish()

@@ -6,8 +6,9 @@
 //! *reserved* (counted) before the password is checked, atomically, so parallel guesses
 //! cannot slip past the limit; a success deletes the counter.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{Integer, Text, Timestamptz};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -20,7 +21,14 @@ use crate::schema::{login_throttles, tenants, users};
 /// Failed attempts allowed per window; the next one is refused.
 pub const MAX_FAILURES: i32 = 5;
 
+/// How long a window of failed attempts lasts.
+const WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 /// Counts one attempt for `(code, email)`; `Some(seconds)` when the pair is locked.
+///
+/// The times are computed here and passed as parameters: on Citus (where
+/// `login_throttles` is distributed) an upsert may not call `now()` in `DO UPDATE SET`
+/// or `RETURNING`, and a parameter is the same value on every node anyway.
 pub fn reserve_attempt(
     conn: &mut PgConnection,
     code: &str,
@@ -30,22 +38,30 @@ pub fn reserve_attempt(
     struct Row {
         #[diesel(sql_type = Integer)]
         failures: i32,
-        #[diesel(sql_type = BigInt)]
-        retry_after: i64,
+        #[diesel(sql_type = Timestamptz)]
+        window_started_at: DateTime<Utc>,
     }
+    let now = Utc::now();
     let row: Row = diesel::sql_query(
         "INSERT INTO login_throttles AS t (tenant_code, email, failures, window_started_at) \
-         VALUES ($1, $2, 1, now()) \
+         VALUES ($1, $2, 1, $3) \
          ON CONFLICT (tenant_code, email) DO UPDATE SET \
-           failures = CASE WHEN t.window_started_at <= now() - interval '5 minutes' THEN 1 ELSE t.failures + 1 END, \
-           window_started_at = CASE WHEN t.window_started_at <= now() - interval '5 minutes' THEN now() ELSE t.window_started_at END \
-         RETURNING failures, \
-           GREATEST(1, ceil(extract(epoch FROM window_started_at + interval '5 minutes' - now())))::bigint AS retry_after",
+           failures = CASE WHEN t.window_started_at <= $4 THEN 1 ELSE t.failures + 1 END, \
+           window_started_at = CASE WHEN t.window_started_at <= $4 THEN $3 ELSE t.window_started_at END \
+         RETURNING failures, window_started_at",
     )
     .bind::<Text, _>(code)
     .bind::<Text, _>(email)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(now - WINDOW)
     .get_result(conn)?;
-    Ok((row.failures > MAX_FAILURES).then_some(row.retry_after as u64))
+    Ok((row.failures > MAX_FAILURES).then(|| retry_after(row.window_started_at, now)))
+}
+
+/// Whole seconds until the window that started at `started` ends, at least 1.
+fn retry_after(started: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let left = (started + WINDOW - now).num_milliseconds();
+    (left.max(1) as u64).div_ceil(1000)
 }
 
 /// What login needs to decide: the tenant, and the user with its hash if the email exists.
@@ -153,13 +169,27 @@ pub fn fail(
 /// already counts as a fresh window in [`reserve_attempt`], so removing it changes no
 /// answer; it only stops the table from growing with every email ever mistyped.
 pub fn delete_expired(conn: &mut PgConnection) -> Result<usize, AppError> {
-    // The window is the same 5 minutes as in `reserve_attempt`.
+    // The window is the same as in `reserve_attempt`, and the cutoff is computed on the
+    // same clock.
     Ok(diesel::delete(
-        login_throttles::table.filter(login_throttles::window_started_at.le(diesel::dsl::sql::<
-            diesel::sql_types::Timestamptz,
-        >(
-            "now() - interval '5 minutes'",
-        ))),
+        login_throttles::table.filter(login_throttles::window_started_at.le(Utc::now() - WINDOW)),
     )
     .execute(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_and_is_never_zero() {
+        let now = Utc::now();
+        assert_eq!(retry_after(now, now), 300);
+        assert_eq!(
+            retry_after(now - chrono::TimeDelta::milliseconds(1500), now),
+            299
+        );
+        assert_eq!(retry_after(now - WINDOW, now), 1);
+        assert_eq!(retry_after(now - WINDOW * 2, now), 1);
+    }
 }

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Bool, Nullable, Timestamptz};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -239,11 +240,20 @@ pub fn update(
 ) -> Result<Task, AppError> {
     let fields = changes.fields();
     // completed_at follows status: set on entering completed (kept if it already was),
-    // cleared on leaving it.
-    let completed_at = changes.status.clone().map(|status| {
-        tasks::completed_at.eq(sql::<Nullable<Timestamptz>>("CASE WHEN ")
-            .bind::<Text, _>(status)
-            .sql(" = 'completed' THEN COALESCE(completed_at, now()) ELSE NULL END"))
+    // cleared on leaving it. The time is a parameter, decided here: Citus refuses
+    // `now()` inside COALESCE/CASE in an UPDATE of a distributed table.
+    let completed_at = changes.status.as_deref().map(|status| {
+        let value: Box<dyn BoxableExpression<tasks::table, Pg, SqlType = Nullable<Timestamptz>>> =
+            if status == TaskStatus::Completed.as_str() {
+                Box::new(
+                    sql::<Nullable<Timestamptz>>("COALESCE(completed_at, ")
+                        .bind::<Timestamptz, _>(Utc::now())
+                        .sql(")"),
+                )
+            } else {
+                Box::new(sql::<Nullable<Timestamptz>>("NULL"))
+            };
+        tasks::completed_at.eq(value)
     });
     let any_version = expected.version().is_none();
     let updated = diesel::update(tasks::table)

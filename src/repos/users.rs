@@ -75,15 +75,34 @@ pub fn find(conn: &mut PgConnection, ctx: &TenantContext, id: Uuid) -> Result<Us
         .ok_or(AppError::NotFound("user"))
 }
 
-/// Locks the tenant row for the rest of the transaction and returns its `max_users`.
+/// Serialises the tenant's user-count changes for the rest of the transaction and
+/// returns its `max_users`.
+///
+/// The lock is a transaction-scoped advisory lock keyed by the tenant id, not a row
+/// lock on `tenants`: on Citus `tenants` is a reference table, and `SELECT ... FOR NO
+/// KEY UPDATE` on it takes an exclusive lock on its one shard on every node. Two tenant
+/// creations (each has just inserted into `tenants`, holding that lock in a weaker
+/// mode) then deadlock on the upgrade, and every user creation in every tenant queues
+/// behind one lock. An advisory lock is taken where the statement runs, on the
+/// coordinator, through which every transaction passes, and only same-tenant writers
+/// wait for it.
 fn lock_tenant(conn: &mut PgConnection, tenant_id: Uuid) -> Result<i32, AppError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(quota_lock_key(tenant_id))
+        .execute(conn)?;
     tenants::table
         .find(tenant_id)
         .select(tenants::max_users)
-        .for_no_key_update()
         .first(conn)
         .optional()?
         .ok_or(AppError::NotFound("tenant"))
+}
+
+/// The advisory lock key of a tenant's user quota: the id's two halves folded. (A
+/// collision only makes two tenants wait for each other.)
+fn quota_lock_key(tenant_id: Uuid) -> i64 {
+    let (hi, lo) = tenant_id.as_u64_pair();
+    (hi ^ lo) as i64
 }
 
 fn active_users(conn: &mut PgConnection, tenant_id: Uuid) -> Result<i64, AppError> {

@@ -193,9 +193,15 @@ async fn login(app: &TestApp, code: &str, email: &str, password: &str) -> crate:
 async fn login_failures_are_indistinguishable() {
     let app = TestApp::new().await;
     let t = app.tenant("login").await;
-    let wrong_password = login(&app, "login", &t.admin.email, "not the password").await;
-    let unknown_email = login(&app, "login", "nobody@login.example", PASSWORD).await;
-    let unknown_tenant = login(&app, "no-such-tenant", &t.admin.email, PASSWORD).await;
+    let wrong_password = login(&app, &t.code, &t.admin.email, "not the password").await;
+    let unknown_email = login(&app, &t.code, "nobody@login.example", PASSWORD).await;
+    let unknown_tenant = login(
+        &app,
+        &crate::harness::tenant_code("no-such-tenant"),
+        &t.admin.email,
+        PASSWORD,
+    )
+    .await;
     for r in [&wrong_password, &unknown_email, &unknown_tenant] {
         r.expect(401, Some("invalid_credentials"));
     }
@@ -217,7 +223,7 @@ async fn login_failures_are_indistinguishable() {
     )
     .await
     .expect(200, None);
-    let inactive = login(&app, "login", &member.email, PASSWORD).await;
+    let inactive = login(&app, &t.code, &member.email, PASSWORD).await;
     inactive.expect(401, Some("invalid_credentials"));
     assert_eq!(
         inactive.body_without_request_id(),
@@ -240,7 +246,7 @@ async fn login_failures_are_indistinguishable() {
 async fn successful_login_sets_last_login_and_audits() {
     let app = TestApp::new().await;
     let t = app.tenant("ok-login").await;
-    let r = login(&app, "ok-login", &t.admin.email.to_uppercase(), PASSWORD).await;
+    let r = login(&app, &t.code, &t.admin.email.to_uppercase(), PASSWORD).await;
     r.expect(200, None);
     assert_eq!(r.body["token_type"], "Bearer");
     assert_eq!(r.body["expires_in"], 3600);
@@ -268,11 +274,11 @@ async fn sixth_failure_within_five_minutes_is_429_even_with_the_right_password()
     let app = TestApp::new().await;
     let t = app.tenant("lockout").await;
     for _ in 0..5 {
-        login(&app, "lockout", &t.admin.email, "wrong password!")
+        login(&app, &t.code, &t.admin.email, "wrong password!")
             .await
             .expect(401, Some("invalid_credentials"));
     }
-    let locked = login(&app, "lockout", &t.admin.email, PASSWORD).await;
+    let locked = login(&app, &t.code, &t.admin.email, PASSWORD).await;
     locked.expect(429, Some("rate_limited"));
     let retry: u64 = locked
         .header("retry-after")
@@ -282,22 +288,26 @@ async fn sixth_failure_within_five_minutes_is_429_even_with_the_right_password()
     assert!((1..=300).contains(&retry), "{retry}");
     // The lock is per tenant + email: another user of the tenant can still log in.
     let other = app.user(&t, "member").await;
-    login(&app, "lockout", &other.email, PASSWORD)
+    login(&app, &t.code, &other.email, PASSWORD)
         .await
         .expect(200, None);
     // Unknown tenants are locked the same way (no oracle).
+    let ghost = crate::harness::tenant_code("ghost");
     for _ in 0..5 {
-        login(&app, "ghost", "x@ghost.example", "whatever123")
+        login(&app, &ghost, "x@ghost.example", "whatever123")
             .await
             .expect(401, Some("invalid_credentials"));
     }
-    login(&app, "ghost", "x@ghost.example", "whatever123")
+    login(&app, &ghost, "x@ghost.example", "whatever123")
         .await
         .expect(429, Some("rate_limited"));
     // Once the window has passed, tries are allowed again.
-    app.db
-        .exec("UPDATE login_throttles SET window_started_at = now() - interval '6 minutes'");
-    login(&app, "lockout", &t.admin.email, PASSWORD)
+    app.db.exec(&format!(
+        "UPDATE login_throttles SET window_started_at = now() - interval '6 minutes' \
+         WHERE tenant_code = '{}'",
+        t.code
+    ));
+    login(&app, &t.code, &t.admin.email, PASSWORD)
         .await
         .expect(200, None);
 }
@@ -320,11 +330,11 @@ async fn suspended_tenant_cannot_log_in_or_use_tokens() {
     app.get("/api/v1/tenant", &t.admin.token)
         .await
         .expect(403, Some("tenant_suspended"));
-    login(&app, "suspend", &t.admin.email, PASSWORD)
+    login(&app, &t.code, &t.admin.email, PASSWORD)
         .await
         .expect(403, Some("tenant_suspended"));
     // A wrong password on a suspended tenant stays 401: status is not revealed to guessers.
-    login(&app, "suspend", &t.admin.email, "wrong password")
+    login(&app, &t.code, &t.admin.email, "wrong password")
         .await
         .expect(401, Some("invalid_credentials"));
     app.patch(

@@ -149,7 +149,10 @@ async fn malformed_requests_get_their_contract_codes() {
     let wrong_method = app.delete("/api/v1/users/me", tok).await;
     assert_eq!(wrong_method.status, 405);
     assert_eq!(
-        app.db.scalar("SELECT count(*) FROM users"),
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+            t.id
+        )),
         2,
         "only the one valid create wrote"
     );

@@ -412,7 +412,13 @@ async fn validation_of_money_dates_and_budgets() {
     expense(&app, &t.admin, "travel", 100_000_000, &day)
         .await
         .expect(201, None);
-    assert_eq!(app.db.scalar("SELECT count(*) FROM expenses"), 1);
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM expenses WHERE tenant_id = '{}'",
+            t.id
+        )),
+        1
+    );
 
     budget(&app, &t, "travel", &period, 0)
         .await
@@ -480,7 +486,10 @@ async fn budget_errors_and_failed_approvals_change_nothing() {
                 .await
                 .body;
             let b = app.get("/api/v1/budgets", &token).await.body;
-            let audit = app.db.scalar("SELECT count(*) FROM audit_logs");
+            let audit = app.db.scalar(&format!(
+                "SELECT count(*) FROM audit_logs WHERE tenant_id = '{}'",
+                t.id
+            ));
             (e, b, audit)
         }
     };

@@ -4,12 +4,37 @@
 //! The SQL is captured as Diesel ran it (with `$n` placeholders), prepared, and planned
 //! as a generic plan (`plan_cache_mode = force_generic_plan`), which is the plan shape
 //! that holds for any parameter values.
+//!
+//! In Citus mode the same capture is the routing check (docs/scaling.md): every
+//! statement shape that touches a tenant table is planned with the tenant's id for its
+//! uuid parameters, and must run as a single task (`Task Count: 1`, a router query on
+//! one shard), except the platform-wide jobs listed in [`FAN_OUT`].
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, citus};
+
+/// Statement shapes allowed to read every shard, by a phrase of their SQL: the
+/// platform-wide jobs (metrics refresh and database statistics), never a tenant
+/// request.
+const FAN_OUT: &[(&str, &str)] = &[
+    (
+        "INSERT INTO tenant_metrics",
+        "metrics refresh: every tenant's counts",
+    ),
+    (
+        "FROM run_command_on_workers",
+        "/utils/db/stats: every shard's statistics",
+    ),
+    ("FROM citus_shards", "/utils/db/stats: every shard's size"),
+    ("GROUP BY tenant_id", "metrics refresh: rows per tenant"),
+    (
+        "DELETE FROM \"login_throttles\" WHERE (\"login_throttles\".\"window_started_at\"",
+        "optimize: expired login throttles of every tenant",
+    ),
+];
 
 #[derive(QueryableByName)]
 struct PlanLine {
@@ -40,8 +65,39 @@ async fn no_repository_query_scans_a_tenant_table() {
         .await
         .id();
 
-    // Bulk rows for 200 other tenants, so the planner has a reason to use indexes.
-    app.db.exec(
+    // Bulk rows for 200 other tenants, so the planner has a reason to use indexes
+    // (single node only: on Citus the check is where a statement runs, which does not
+    // depend on the data).
+    if !citus() {
+        bulk_rows(&app, &t.code);
+    }
+
+    tenantry::db::instrumentation::start_capture();
+    let tok = &t.admin.token;
+    let u = member.id;
+    requests(&app, tok, u, project, task).await;
+    more_requests(&app, &t, &member).await;
+    if citus() {
+        // Platform-wide jobs, to show they are the only statements that fan out.
+        let platform = app.platform_token();
+        app.get("/utils/db/stats", &platform)
+            .await
+            .expect(200, None);
+        app.post("/utils/db/optimize", &platform, json!({}))
+            .await
+            .expect(200, None);
+    }
+    let captured = tenantry::db::instrumentation::take_captured();
+    if citus() {
+        routing_check(&app, t.id, &captured);
+    } else {
+        no_sequential_scans(&app, &captured);
+    }
+}
+
+/// Bulk rows for 200 other tenants.
+fn bulk_rows(app: &TestApp, code: &str) {
+    app.db.exec(&format!(
         "INSERT INTO tenants (id, name, code) SELECT gen_random_uuid(), 'bulk', 'bulk-' || g FROM generate_series(1, 200) g;
          INSERT INTO users (tenant_id, id, email, username, password_hash, role)
            SELECT id, gen_random_uuid(), 'u' || g || '@x.example', 'u', 'x', 'member'
@@ -54,7 +110,7 @@ async fn no_repository_query_scans_a_tenant_table() {
                   CASE WHEN s.status = 'completed' THEN now() END
            FROM projects p CROSS JOIN generate_series(1, 20) g
            CROSS JOIN LATERAL (SELECT (ARRAY['pending','in_progress','completed'])[1 + g % 3] AS status) s
-           WHERE p.name = 'p' AND p.tenant_id <> (SELECT id FROM tenants WHERE code = 'explain');
+           WHERE p.name = 'p' AND p.tenant_id <> (SELECT id FROM tenants WHERE code = '{code}');
          INSERT INTO budgets (tenant_id, id, category, period, amount_cents)
            SELECT t.id, gen_random_uuid(), c, date_trunc('month', now())::date - (m || ' month')::interval, 1000000
            FROM tenants t, unnest(ARRAY['travel','meals','lodging','supplies','software','other']) c, generate_series(0, 5) m
@@ -65,12 +121,12 @@ async fn no_repository_query_scans_a_tenant_table() {
            FROM users u, generate_series(1, 20) g WHERE u.email LIKE 'u%@x.example';
          INSERT INTO audit_logs (tenant_id, id, user_id, action, resource_type, resource_id)
            SELECT tenant_id, gen_random_uuid(), assignee_id, 'task.created', 'task', id FROM tasks;
-         ANALYZE;",
-    );
+         ANALYZE;"
+    ));
+}
 
-    tenantry::db::instrumentation::start_capture();
-    let tok = &t.admin.token;
-    let u = member.id;
+/// The read and write requests whose statements are checked.
+async fn requests(app: &TestApp, tok: &str, u: uuid::Uuid, project: uuid::Uuid, task: uuid::Uuid) {
     for path in [
         "/api/v1/users".to_string(),
         "/api/v1/users?role=member&is_active=true".to_string(),
@@ -160,8 +216,174 @@ async fn no_repository_query_scans_a_tenant_table() {
     app.delete(&format!("/api/v1/projects/{project}"), tok)
         .await
         .expect(204, None);
-    let captured = tenantry::db::instrumentation::take_captured();
+}
 
+/// Items, budgets, the expense workflow and a login, for their statements.
+async fn more_requests(
+    app: &TestApp,
+    t: &crate::harness::TenantFixture,
+    member: &crate::harness::UserFixture,
+) {
+    let tok = &t.admin.token;
+    let item = app
+        .post("/api/v1/items", tok, json!({"title": "routing roadmap"}))
+        .await;
+    item.expect(201, None);
+    let item = item.id();
+    app.get("/api/v1/items?q=roadmap", tok)
+        .await
+        .expect(200, None);
+    app.get(&format!("/api/v1/items/{item}"), tok)
+        .await
+        .expect(200, None);
+    app.delete(&format!("/api/v1/items/{item}"), tok)
+        .await
+        .expect(204, None);
+    let period = chrono::Utc::now().format("%Y-%m").to_string();
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    app.post(
+        "/api/v1/budgets",
+        tok,
+        json!({"category": "travel", "period": period, "amount_cents": 100000}),
+    )
+    .await
+    .expect(201, None);
+    let e = app
+        .post(
+            "/api/v1/expenses",
+            &member.token,
+            json!({"category": "travel", "amount_cents": 500, "description": "taxi", "incurred_on": day}),
+        )
+        .await;
+    e.expect(201, None);
+    let e = e.id();
+    app.post(
+        &format!("/api/v1/expenses/{e}/submit"),
+        &member.token,
+        json!({"version": 1}),
+    )
+    .await
+    .expect(200, None);
+    app.post(
+        &format!("/api/v1/expenses/{e}/approve"),
+        tok,
+        json!({"version": 2}),
+    )
+    .await
+    .expect(200, None);
+    app.call(
+        axum::http::Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"tenant_code": t.code, "email": t.admin.email, "password": crate::harness::PASSWORD})),
+    )
+    .await
+    .expect(200, None);
+}
+
+/// Whether a captured statement is one to plan: a query or change of a tenant table.
+fn tenant_statement(sql: &str) -> bool {
+    let upper = sql.trim_start().to_uppercase();
+    let explainable = ["SELECT", "UPDATE", "DELETE", "WITH", "INSERT"]
+        .iter()
+        .any(|k| upper.starts_with(k));
+    explainable
+        && tenantry::repos::tenants::TENANT_TABLES
+            .iter()
+            .chain(["tenants", "login_throttles"].iter())
+            .any(|t| sql.contains(&format!("\"{t}\"")) || sql.contains(&format!(" {t} ")))
+}
+
+/// The routing check: every tenant statement plans as one task on Citus.
+fn routing_check(app: &TestApp, tenant: uuid::Uuid, captured: &[String]) {
+    let mut conn = app.db.conn();
+    let mut unique: Vec<&String> = captured.iter().filter(|s| tenant_statement(s)).collect();
+    unique.sort();
+    unique.dedup();
+    let (mut single, mut exceptions, mut fan_out) = (0, Vec::new(), Vec::new());
+    for sql in &unique {
+        conn.batch_execute(&format!("DEALLOCATE ALL; PREPARE q AS {sql}"))
+            .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
+        #[derive(QueryableByName)]
+        struct Types {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            types: String,
+        }
+        let types: Types = diesel::sql_query(
+            "SELECT array_to_string(parameter_types::text[], ',') AS types \
+             FROM pg_prepared_statements WHERE name = 'q'",
+        )
+        .get_result(&mut conn)
+        .expect("parameter types");
+        // Every uuid parameter gets the tenant's id (the distribution column is always
+        // one of them; the others only decide rows, not shards), every other parameter
+        // a plain value of its type.
+        let args: Vec<String> = types
+            .types
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(|t| match t {
+                "uuid" => format!("'{tenant}'"),
+                "uuid[]" => format!("ARRAY['{tenant}']::uuid[]"),
+                "text" | "character varying" => "'x'".to_string(),
+                "text[]" => "ARRAY['x']".to_string(),
+                "date" => "current_date".to_string(),
+                "timestamp with time zone" | "timestamp without time zone" => "now()".to_string(),
+                "bigint" | "integer" | "smallint" => "1".to_string(),
+                "bigint[]" | "integer[]" => "ARRAY[1]".to_string(),
+                "boolean" => "true".to_string(),
+                "jsonb" | "json" => "'{}'".to_string(),
+                // A NULL can keep Citus from pruning (`period = NULL`); name the type.
+                other => panic!("no sample value for parameter type {other}:\n{sql}"),
+            })
+            .collect();
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!("({})", args.join(", "))
+        };
+        conn.batch_execute("BEGIN").expect("begin");
+        let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN EXECUTE q{args}"))
+            .load(&mut conn)
+            .unwrap_or_else(|e| panic!("explain {sql}: {e}"));
+        conn.batch_execute("ROLLBACK").expect("rollback");
+        let plan = plan
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let tasks: Vec<u64> = plan
+            .split("Task Count: ")
+            .skip(1)
+            .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+            .collect();
+        if !tasks.is_empty() && tasks.iter().all(|n| *n == 1) {
+            single += 1;
+        } else if let Some((_, why)) = FAN_OUT.iter().find(|(phrase, _)| sql.contains(phrase)) {
+            exceptions.push(format!("{why}: tasks {tasks:?}"));
+        } else {
+            fan_out.push(format!("tasks {tasks:?}:\n{sql}\n{plan}"));
+        }
+    }
+    eprintln!(
+        "routing check: {} statement shapes, {single} single-task, {} platform-wide exceptions:\n  {}",
+        unique.len(),
+        exceptions.len(),
+        exceptions.join("\n  ")
+    );
+    assert!(
+        fan_out.is_empty(),
+        "tenant statements that do not run as one task:\n{}",
+        fan_out.join("\n\n")
+    );
+    assert!(
+        single >= 40,
+        "only {single} single-task shapes were checked"
+    );
+}
+
+/// The single-node check: no statement scans a tenant table holding rows sequentially.
+fn no_sequential_scans(app: &TestApp, captured: &[String]) {
     let tenant_tables = tenantry::repos::tenants::TENANT_TABLES;
     let mut conn = app.db.conn();
     conn.batch_execute("SET plan_cache_mode = force_generic_plan")

@@ -5,6 +5,14 @@
 //! stopped (and deleted) when the test process exits. A template database is migrated
 //! once; every test gets its own database cloned from it and dropped afterwards, and
 //! drives the real router in-process with real signed JWTs.
+//!
+//! Citus mode (`TENANTRY_TEST_CITUS=1`, set by `scripts/test-citus.sh`): a cloned
+//! database would not carry Citus's metadata (which tables are distributed, where the
+//! shards live), so every test shares the one distributed database `DATABASE_URL` names
+//! (migrated and distributed by the script) and is isolated by its own tenants instead:
+//! [`TestApp::tenant`] appends a unique suffix to every tenant code. Tests that are
+//! single-node by nature (migrations up and down, a backup of the whole database, an
+//! empty restore target) call [`skip_on_citus!`] with the reason, which is printed.
 
 #![allow(dead_code)]
 
@@ -30,6 +38,43 @@ use uuid::Uuid;
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 /// The password of every fixture user.
 pub const PASSWORD: &str = "correct horse battery";
+
+/// Whether the tests run against a Citus coordinator (see the module comment).
+pub fn citus() -> bool {
+    std::env::var("TENANTRY_TEST_CITUS").is_ok_and(|v| v == "1")
+}
+
+/// Returns from the calling test in Citus mode, printing why it does not apply there.
+#[macro_export]
+macro_rules! skip_on_citus {
+    ($reason:expr) => {
+        if $crate::harness::citus() {
+            eprintln!("skipped on Citus: {}", $reason);
+            return;
+        }
+    };
+}
+
+/// Returns from the calling test when not in Citus mode, printing why.
+#[macro_export]
+macro_rules! skip_on_citus_not {
+    ($reason:expr) => {
+        if !$crate::harness::citus() {
+            eprintln!("skipped on a single node: {}", $reason);
+            return;
+        }
+    };
+}
+
+/// The tenant code a test asks for, made unique in Citus mode, where every test shares
+/// one database (a code is unique across tenants).
+pub fn tenant_code(code: &str) -> String {
+    if citus() {
+        format!("{code}-{}", &Uuid::new_v4().simple().to_string()[..10])
+    } else {
+        code.to_string()
+    }
+}
 
 /// Where the test databases live.
 struct Server {
@@ -112,6 +157,10 @@ fn server() -> &'static Server {
             suffix,
             template,
         };
+        if citus() {
+            // The script migrated and distributed the database; nothing to clone.
+            return server;
+        }
         let mut admin =
             PgConnection::establish(&server.url("postgres")).expect("connect to postgres db");
         // Two calls: a multi-statement string runs as one transaction, which DROP and
@@ -133,6 +182,43 @@ fn server() -> &'static Server {
     })
 }
 
+/// The Citus workers' `host:port`s, from `TENANTRY_TEST_CITUS_WORKERS`.
+pub fn citus_workers() -> Vec<String> {
+    std::env::var("TENANTRY_TEST_CITUS_WORKERS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `host` and `port` of `scheme://auth@host:port/`.
+fn host_port(base: &str) -> (String, String) {
+    let authority = base
+        .trim_end_matches('/')
+        .rsplit('@')
+        .next()
+        .unwrap_or_default();
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "5432"));
+    (host.to_string(), port.to_string())
+}
+
+/// The URL of database `db` on a worker (`Some("host:port")`, same credentials as the
+/// coordinator) or on the coordinator (`None`).
+fn node_url(server: &Server, worker: Option<&str>, db: &str) -> String {
+    match worker {
+        None => server.url(db),
+        Some(w) => {
+            let (head, _) = server
+                .base
+                .trim_end_matches('/')
+                .rsplit_once('@')
+                .expect("auth");
+            format!("{head}@{w}/{db}{}", server.suffix)
+        }
+    }
+}
+
 /// Splits `scheme://auth@host:port/db?params` into the part before the database name
 /// and the part after it.
 fn split_url(url: &str) -> (String, String) {
@@ -144,15 +230,31 @@ fn split_url(url: &str) -> (String, String) {
     (head[..=cut].to_string(), params)
 }
 
-/// A fresh database, cloned from the migrated template, dropped on drop.
+/// A fresh database, cloned from the migrated template, dropped on drop (in Citus mode,
+/// the shared distributed database, left as it is).
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    shared: bool,
 }
 
 impl TestDb {
     pub fn new() -> Self {
         let server = server();
+        if citus() {
+            let url = std::env::var("DATABASE_URL").expect("DATABASE_URL in Citus mode");
+            let name = url
+                .split('?')
+                .next()
+                .and_then(|u| u.rsplit('/').next())
+                .unwrap_or_default()
+                .to_string();
+            return TestDb {
+                name,
+                url,
+                shared: true,
+            };
+        }
         let name = format!("t_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect");
         admin
@@ -164,11 +266,76 @@ impl TestDb {
         TestDb {
             url: server.url(&name),
             name,
+            shared: false,
+        }
+    }
+
+    /// A database of the test's own, for tests that assert on the whole database (the
+    /// seed's totals): on a single node the same as [`new`](Self::new); on Citus a new
+    /// distributed database, set up with the steps of docs/scaling.md (the database and
+    /// the extension on every node, the workers added, migrated, `distribute.sql`), and
+    /// dropped on every node afterwards. About ten seconds, so only where it matters.
+    pub fn own() -> Self {
+        if !citus() {
+            return Self::new();
+        }
+        let server = server();
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let workers = citus_workers();
+        for w in std::iter::once(None).chain(workers.iter().map(Some)) {
+            let url = |db: &str| node_url(server, w.map(String::as_str), db);
+            PgConnection::establish(&url("postgres"))
+                .expect("connect to node")
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create database on node");
+            PgConnection::establish(&url(&name))
+                .expect("connect to the new database")
+                .batch_execute("CREATE EXTENSION citus")
+                .expect("create extension");
+        }
+        let url = server.url(&name);
+        let mut conn = PgConnection::establish(&url).expect("connect");
+        let (host, port) = host_port(&server.base);
+        conn.batch_execute(&format!(
+            "SELECT citus_set_coordinator_host('{host}', {port})"
+        ))
+        .expect("coordinator host");
+        for w in &workers {
+            let (host, port) = w.rsplit_once(':').expect("worker host:port");
+            conn.batch_execute(&format!("SELECT citus_add_node('{host}', {port})"))
+                .expect("add worker");
+        }
+        migrations::run_pending(&mut conn).expect("migrate");
+        let psql = tenantry::db::embedded::server_bindir()
+            .map(|d| d.join("psql"))
+            .expect("psql");
+        let out = std::process::Command::new(psql)
+            .arg(&url)
+            .args(["-v", "ON_ERROR_STOP=1", "-qAt", "-f"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/citus/distribute.sql"
+            ))
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "distribute.sql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TestDb {
+            url,
+            name,
+            shared: false,
         }
     }
 
     /// A fresh database with no tables at all (a restore target), dropped on drop.
     pub fn empty() -> Self {
+        assert!(
+            !citus(),
+            "an empty database has no Citus metadata: skip this test on Citus"
+        );
         let server = server();
         let name = format!("t_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&server.url("postgres")).expect("connect");
@@ -178,6 +345,7 @@ impl TestDb {
         TestDb {
             url: server.url(&name),
             name,
+            shared: false,
         }
     }
 
@@ -206,13 +374,27 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.shared {
+            return;
+        }
         let name = self.name.clone();
-        let url = server().url("postgres");
+        let server = server();
+        // On Citus, an own database exists on every node.
+        let mut urls = vec![server.url("postgres")];
+        if citus() {
+            urls.extend(
+                citus_workers()
+                    .iter()
+                    .map(|w| node_url(server, Some(w), "postgres")),
+            );
+        }
         // Off the async runtime: dropping is blocking I/O.
         let _ = std::thread::spawn(move || {
-            if let Ok(mut admin) = PgConnection::establish(&url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            for url in urls {
+                if let Ok(mut admin) = PgConnection::establish(&url) {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
             }
         })
         .join();
@@ -227,6 +409,7 @@ pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
         ("DB_POOL_SIZE".into(), "8".into()),
         ("REQUEST_TIMEOUT_MS".into(), "10000".into()),
         ("DB_ACQUIRE_TIMEOUT_MS".into(), "5000".into()),
+        ("STATEMENT_TIMEOUT_MS".into(), "10000".into()),
     ];
     for (k, v) in extra {
         vars.retain(|(name, _)| name != k);
@@ -324,18 +507,30 @@ impl TestApp {
         Self::with_env(&[]).await
     }
 
+    /// An app on a database of its own also on Citus ([`TestDb::own`]).
+    pub async fn own() -> Self {
+        let db = tokio::task::spawn_blocking(TestDb::own)
+            .await
+            .expect("create db");
+        Self::on(db, &[])
+    }
+
     /// An app with configuration overrides (`RATE_LIMIT_RPS`, ...).
     pub async fn with_env(extra: &[(&str, &str)]) -> Self {
         let db = tokio::task::spawn_blocking(TestDb::new)
             .await
             .expect("create db");
+        Self::on(db, extra)
+    }
+
+    fn on(db: TestDb, extra: &[(&str, &str)]) -> Self {
         let config = test_config(&db.url, extra);
         let pool = pool::build(
             &db.url,
             &pool::PoolOptions {
                 max_size: config.db_pool_size,
                 acquire_timeout: config.db_acquire_timeout,
-                statement_timeout: Duration::from_secs(10),
+                statement_timeout: config.statement_timeout,
                 slow_query: config.slow_query,
             },
         );
@@ -427,6 +622,7 @@ impl TestApp {
 
     /// As [`tenant`](Self::tenant), with extra create fields (`max_users`, ...).
     pub async fn tenant_with(&self, code: &str, extra: Value) -> TenantFixture {
+        let code = &tenant_code(code);
         let email = format!("admin@{code}.example");
         let mut body = json!({
             "name": format!("Tenant {code}"),
@@ -486,4 +682,55 @@ impl TestApp {
             "SELECT count(*) FROM audit_logs WHERE tenant_id = '{tenant_id}' AND action = '{action}'"
         ))
     }
+}
+
+/// The app served over real TCP on a free loopback port, by the same code as `serve`
+/// (connection limits included); stopped on drop.
+pub struct TcpServer {
+    pub base: String,
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TcpServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Serves `app`'s router over TCP until the returned handle is dropped.
+pub async fn serve_tcp(app: &TestApp) -> TcpServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = tenantry::router(app.state.clone());
+    let limits = tenantry::server::ConnLimits::from_config(&app.state.config);
+    tokio::spawn(async move {
+        let _ = tenantry::server::run_until_signal(listener, router, limits, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TcpServer {
+        base: format!("http://{addr}"),
+        addr,
+        stop: Some(tx),
+    }
+}
+
+/// One bigint from `sql` on the database at `url` (blocking).
+pub fn scalar_at(url: &str, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct One {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        v: i64,
+    }
+    let rows: Vec<One> = diesel::sql_query(format!("SELECT ({sql})::bigint AS v"))
+        .load(&mut PgConnection::establish(url).expect("connect"))
+        .expect("scalar query");
+    rows[0].v
 }

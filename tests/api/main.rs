@@ -1,10 +1,12 @@
 //! Integration tests: the real router against a real PostgreSQL (see `harness`).
 
 mod harness;
+mod hostile_input;
 
 mod auth;
 mod backup;
 mod bad_input;
+mod citus;
 mod clients;
 mod contract;
 mod conventions;
@@ -14,17 +16,21 @@ mod explain;
 mod idempotency;
 mod isolation;
 mod items;
+mod login_flood;
 mod migrations;
 mod observability;
 mod ops;
 mod ops_support;
+mod pool_share;
 mod projects;
 mod rate_limit;
 mod schema_rules;
 mod seed;
+mod slow_clients;
 mod tasks;
 mod tcp;
 mod tenant_metrics;
 mod tenants;
+mod token_rules;
 mod users;
 mod utils_db;

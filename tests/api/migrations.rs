@@ -40,6 +40,9 @@ fn describe(conn: &mut PgConnection) -> Vec<String> {
 
 #[test]
 fn up_down_up_gives_the_same_schema() {
+    crate::skip_on_citus!(
+        "reverting every migration drops the distributed tables every other test shares; migrations up and down are a single-node check"
+    );
     let db = TestDb::new();
     let mut conn = db.conn();
     let first = describe(&mut conn);

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use tenantry::repos::tenants::TENANT_TABLES;
 use uuid::Uuid;
 
-use crate::harness::{TestApp, TestDb};
+use crate::harness::{TestApp, TestDb, citus, tenant_code};
 use crate::ops_support::{
     assert_every_table_has_rows, db_fingerprint, generated_columns, ok, populate_every_domain,
     refresh_metrics, stderr, tenant_fingerprint, tenant_id, tenant_row, tenantry,
@@ -13,8 +13,9 @@ use crate::ops_support::{
 
 /// Two tenants with rows in every tenant table, made through the API (so with audit
 /// rows), plus audit rows in other partitions (an old one lands in the default
-/// partition) and today's tenant metrics.
-async fn populated() -> (TestApp, Uuid, Uuid) {
+/// partition) and today's tenant metrics. Also returns the two tenants' codes (unique
+/// per test in Citus mode, where all tests share one database).
+async fn populated() -> (TestApp, Uuid, Uuid, String, String) {
     let app = TestApp::new().await;
     let a = app.tenant("acme").await;
     let b = app.tenant("bravo").await;
@@ -30,15 +31,16 @@ async fn populated() -> (TestApp, Uuid, Uuid) {
         Uuid::now_v7()
     ));
     refresh_metrics(&app.db).await;
-    (app, a.id, b.id)
+    (app, a.id, b.id, a.code, b.code)
 }
 
 #[tokio::test]
 async fn export_then_import_copies_every_row_under_a_new_tenant() {
-    let (app, a, b) = populated().await;
+    let (app, a, b, acme, _) = populated().await;
+    let acme2 = tenant_code("acme2");
     let dir = crate::harness::open_tempdir();
     let file = dir.path().join("acme.jsonl");
-    let export = tenantry(&app.db.url, &["tenant", "export", "acme"]);
+    let export = tenantry(&app.db.url, &["tenant", "export", &acme]);
     std::fs::write(&file, &export.stdout).expect("write export");
     ok(&export);
 
@@ -48,7 +50,7 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
         .map(|l| serde_json::from_str(l).expect("every line is JSON"))
         .collect();
     assert_eq!(lines[0]["format"], "tenantry-tenant-export");
-    assert_eq!(lines[0]["tenant"]["code"], "acme");
+    assert_eq!(lines[0]["tenant"]["code"], acme.as_str());
     assert!(
         lines[0]["schema_version"]
             .as_str()
@@ -78,7 +80,7 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
     );
 
     let before_b = tenant_fingerprint(&app.db, b);
-    let audit_before = app.db.scalar("SELECT count(*) FROM audit_logs");
+    let audit_before = app.db.scalar(&audit_count_of(&[a, b]));
     let out = ok(&tenantry(
         &app.db.url,
         &[
@@ -86,11 +88,11 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
             "import",
             file.to_str().expect("path"),
             "--code",
-            "acme2",
+            &acme2,
         ],
     ));
-    assert!(out.contains("imported tenant acme2"), "{out}");
-    let a2 = tenant_id(&app.db, "acme2").expect("acme2 exists");
+    assert!(out.contains(&format!("imported tenant {acme2}")), "{out}");
+    let a2 = tenant_id(&app.db, &acme2).expect("acme2 exists");
     assert_ne!(a2, a);
     assert_eq!(
         tenant_fingerprint(&app.db, a2),
@@ -112,8 +114,11 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
     }
     for (table, column) in &generated {
         let same = app.db.scalar(&format!(
-            "SELECT count(*) FROM {table} x JOIN {table} y ON y.tenant_id = '{a}' AND y.id = x.id
-              WHERE x.tenant_id = '{a2}' AND x.{column} IS NOT DISTINCT FROM y.{column}"
+            // Each side read on its own (materialized): on Citus the two tenants live in
+            // different shards, and a join between them would need repartitioning.
+            "WITH x AS MATERIALIZED (SELECT id, {column} AS v FROM {table} WHERE tenant_id = '{a2}'),
+                  y AS MATERIALIZED (SELECT id, {column} AS v FROM {table} WHERE tenant_id = '{a}')
+             SELECT count(*) FROM x JOIN y USING (id) WHERE x.v IS NOT DISTINCT FROM y.v"
         ));
         assert_eq!(same, before_a[table].0, "{table}.{column}");
     }
@@ -121,7 +126,7 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
     assert_eq!(tenant_fingerprint(&app.db, a), before_a, "source untouched");
     assert_eq!(tenant_fingerprint(&app.db, b), before_b, "others untouched");
     assert_eq!(
-        app.db.scalar("SELECT count(*) FROM audit_logs"),
+        app.db.scalar(&audit_count_of(&[a, b, a2])),
         audit_before + before_a["audit_logs"].0,
         "no audit rows beyond the copied ones"
     );
@@ -140,7 +145,7 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
             "/api/v1/auth/login",
             None,
             Some(
-                json!({"tenant_code": "acme2", "email": "admin@acme.example",
+                json!({"tenant_code": acme2, "email": format!("admin@{acme}.example"),
                         "password": crate::harness::PASSWORD}),
             ),
         )
@@ -148,12 +153,25 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
     login.expect(200, None);
 }
 
-/// Imports `text` as `code` and asserts it fails with `needle` and changes nothing.
+/// Audit rows of these tenants.
+fn audit_count_of(tenants: &[Uuid]) -> String {
+    let ids: Vec<String> = tenants.iter().map(|t| format!("'{t}'")).collect();
+    format!(
+        "SELECT count(*) FROM audit_logs WHERE tenant_id IN ({})",
+        ids.join(", ")
+    )
+}
+
+/// Imports `text` as `code` and asserts it fails with `needle` and changes nothing: the
+/// whole database is compared on a single node; on Citus, where other tests write to
+/// the same database meanwhile, the code's tenant (absent, or the same rows as before).
 fn assert_import_refused(db: &TestDb, text: &str, code: &str, needle: &str) {
     let dir = crate::harness::open_tempdir();
     let file = dir.path().join("in.jsonl");
     std::fs::write(&file, text).expect("write");
-    let before = db_fingerprint(&db.url);
+    let before = (!citus()).then(|| db_fingerprint(&db.url));
+    let existing = tenant_id(db, code);
+    let existing_rows = existing.map(|t| tenant_fingerprint(db, t));
     let out = tenantry(
         &db.url,
         &[
@@ -166,17 +184,26 @@ fn assert_import_refused(db: &TestDb, text: &str, code: &str, needle: &str) {
     );
     assert!(!out.status.success(), "import should fail ({needle})");
     assert!(stderr(&out).contains(needle), "{needle}: {}", stderr(&out));
+    if let Some(before) = before {
+        assert_eq!(
+            db_fingerprint(&db.url),
+            before,
+            "a failed import changes nothing"
+        );
+    }
     assert_eq!(
-        db_fingerprint(&db.url),
-        before,
-        "a failed import changes nothing"
+        tenant_id(db, code),
+        existing,
+        "a failed import adds no tenant"
     );
+    assert_eq!(existing.map(|t| tenant_fingerprint(db, t)), existing_rows);
 }
 
 #[tokio::test]
 async fn an_import_that_fails_anywhere_leaves_nothing() {
-    let (app, _, _) = populated().await;
-    let export = ok(&tenantry(&app.db.url, &["tenant", "export", "acme"]));
+    let (app, _, _, acme, _) = populated().await;
+    let acme3 = tenant_code("acme3");
+    let export = ok(&tenantry(&app.db.url, &["tenant", "export", &acme]));
     let lines: Vec<&str> = export.lines().collect();
     let n = lines.len();
     assert!(n >= 8, "enough rows to fail late: {n}");
@@ -188,7 +215,7 @@ async fn an_import_that_fails_anywhere_leaves_nothing() {
     assert_import_refused(
         &app.db,
         &(broken.join("\n") + "\n"),
-        "acme3",
+        &acme3,
         &format!("line {}", n - 1),
     );
 
@@ -212,7 +239,7 @@ async fn an_import_that_fails_anywhere_leaves_nothing() {
     assert_import_refused(
         &app.db,
         &(refused.join("\n") + "\n"),
-        "acme3",
+        &acme3,
         &format!("inserting into {table}"),
     );
 
@@ -220,7 +247,7 @@ async fn an_import_that_fails_anywhere_leaves_nothing() {
     assert_import_refused(
         &app.db,
         &(lines[..n - 2].join("\n") + "\n"),
-        "acme3",
+        &acme3,
         "truncated",
     );
     // A row of another tenant slipped in.
@@ -229,16 +256,16 @@ async fn an_import_that_fails_anywhere_leaves_nothing() {
     other["row"]["tenant_id"] = json!(Uuid::now_v7().to_string());
     let other = other.to_string();
     mixed[2] = &other;
-    assert_import_refused(&app.db, &(mixed.join("\n") + "\n"), "acme3", "tenant_id");
-    assert!(tenant_id(&app.db, "acme3").is_none());
+    assert_import_refused(&app.db, &(mixed.join("\n") + "\n"), &acme3, "tenant_id");
+    assert!(tenant_id(&app.db, &acme3).is_none());
 }
 
 #[tokio::test]
 async fn import_refuses_an_existing_code_another_schema_and_a_bad_code() {
-    let (app, _, _) = populated().await;
-    let export = ok(&tenantry(&app.db.url, &["tenant", "export", "acme"]));
-    assert_import_refused(&app.db, &export, "bravo", "already exists");
-    assert_import_refused(&app.db, &export, "acme", "already exists");
+    let (app, _, _, acme, bravo) = populated().await;
+    let export = ok(&tenantry(&app.db.url, &["tenant", "export", &acme]));
+    assert_import_refused(&app.db, &export, &bravo, "already exists");
+    assert_import_refused(&app.db, &export, &acme, "already exists");
     assert_import_refused(&app.db, &export, "Not A Code", "invalid tenant code");
 
     let mut lines: Vec<String> = export.lines().map(str::to_string).collect();
@@ -248,11 +275,11 @@ async fn import_refuses_an_existing_code_another_schema_and_a_bad_code() {
     assert_import_refused(
         &app.db,
         &(lines.join("\n") + "\n"),
-        "acme4",
+        &tenant_code("acme4"),
         "schema version",
     );
 
-    let unknown = tenantry(&app.db.url, &["tenant", "export", "nobody"]);
+    let unknown = tenantry(&app.db.url, &["tenant", "export", &tenant_code("nobody")]);
     assert!(!unknown.status.success());
     assert!(
         unknown.stdout.is_empty(),
@@ -262,13 +289,16 @@ async fn import_refuses_an_existing_code_another_schema_and_a_bad_code() {
 
 #[tokio::test]
 async fn tenant_delete_removes_every_row_of_the_tenant_and_prints_counts() {
-    let (app, a, b) = populated().await;
+    let (app, a, b, acme, _) = populated().await;
     let before_a = tenant_fingerprint(&app.db, a);
     let before_b = tenant_fingerprint(&app.db, b);
     assert_every_table_has_rows(&before_a);
     assert!(before_a["audit_logs"].0 >= 3);
-    let out = ok(&tenantry(&app.db.url, &["tenant", "delete", "acme"]));
-    assert!(out.contains(&format!("deleted tenant acme ({a})")), "{out}");
+    let out = ok(&tenantry(&app.db.url, &["tenant", "delete", &acme]));
+    assert!(
+        out.contains(&format!("deleted tenant {acme} ({a})")),
+        "{out}"
+    );
     for (table, (n, _)) in &before_a {
         let line = out
             .lines()
@@ -307,7 +337,7 @@ async fn tenant_delete_removes_every_row_of_the_tenant_and_prints_counts() {
     }
     assert_eq!(tenant_fingerprint(&app.db, b), before_b, "others untouched");
 
-    let again = tenantry(&app.db.url, &["tenant", "delete", "acme"]);
+    let again = tenantry(&app.db.url, &["tenant", "delete", &acme]);
     assert!(!again.status.success());
     assert!(
         stderr(&again).contains("no tenant has code"),
@@ -320,7 +350,10 @@ async fn tenant_delete_removes_every_row_of_the_tenant_and_prints_counts() {
 /// the server recomputes them, and the copy is identical.
 #[tokio::test]
 async fn export_and_import_leave_generated_columns_to_the_server() {
-    let (app, a, _) = populated().await;
+    crate::skip_on_citus!(
+        "it adds a column to users, which would change the schema under every other test sharing the distributed database"
+    );
+    let (app, a, _, _, _) = populated().await;
     app.db.exec(
         "ALTER TABLE users ADD COLUMN email_search tsvector
              GENERATED ALWAYS AS (to_tsvector('simple', email)) STORED",

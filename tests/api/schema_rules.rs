@@ -148,6 +148,9 @@ fn the_migrated_schema_follows_the_tenant_rules() {
 /// The checks themselves catch what they are for (so a green run means something).
 #[test]
 fn the_rule_checks_catch_violations() {
+    crate::skip_on_citus!(
+        "its deliberately broken tables would become Citus local tables in the database every test shares; the checks are the same SQL as on a single node"
+    );
     let db = TestDb::new();
     db.exec(
         "CREATE TABLE bad_parent (tenant_id uuid REFERENCES tenants (id), id uuid PRIMARY KEY,
@@ -186,16 +189,16 @@ fn citus_script_distributes_every_tenant_table_after_its_parents() {
             .unwrap_or_else(|| panic!("distribute.sql lacks {needle:?}"))
     };
     let setting = at("SET citus.enable_local_reference_table_foreign_keys = off;");
-    let reference = at("SELECT create_reference_table('tenants')");
+    let reference = at("create_reference_table('tenants')");
     assert!(setting < reference);
-    let users = at("SELECT create_distributed_table('users', 'tenant_id')\n");
+    let users = at("SELECT pg_temp.distribute('users', 'tenant_id', 'default');");
     assert!(reference < users);
     let position = |table: &str| {
         if table == "users" {
             users
         } else {
             at(&format!(
-                "SELECT create_distributed_table('{table}', 'tenant_id', colocate_with => 'users')"
+                "SELECT pg_temp.distribute('{table}', 'tenant_id', 'users');"
             ))
         }
     };

@@ -24,7 +24,8 @@ const MONEY_MISMATCHES: &str = "
 
 #[tokio::test]
 async fn seed_twice_adds_nothing_and_the_demo_login_works() {
-    let app = TestApp::new().await;
+    // Asserts on the whole database's rows: a database of its own, also on Citus.
+    let app = TestApp::own().await;
     let url = app.db.url.clone();
     let first = tokio::task::spawn_blocking(move || {
         let mut conn = tenantry::db::pool::connect(&url).expect("connect");
@@ -164,7 +165,8 @@ async fn seed_twice_adds_nothing_and_the_demo_login_works() {
 
 #[test]
 fn volume_seed_makes_every_domain_and_skips_existing_codes() {
-    let db = TestDb::new();
+    // Asserts on the whole database's rows: a database of its own, also on Citus.
+    let db = TestDb::own();
     let args = [
         "seed",
         "--tenants",

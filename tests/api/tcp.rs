@@ -103,7 +103,12 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
         .pool_max_idle_per_host(32)
         .build()
         .expect("client");
-    let (token, _) = create_tenant(&client, &server.base, "drain").await;
+    let code = crate::harness::tenant_code("drain");
+    let (token, tenant) = create_tenant(&client, &server.base, &code).await;
+    let users = format!(
+        "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+        tenant["id"].as_str().expect("tenant id")
+    );
     // Open the connections first, so the burst below is written on established
     // connections rather than racing the listener's close.
     let warm: Vec<_> = (0..24)
@@ -129,7 +134,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     }
     // Signal once the server is demonstrably inside the burst: one create committed.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while db.scalar("SELECT count(*) FROM users") < 2 {
+    while db.scalar(&users) < 2 {
         assert!(Instant::now() < deadline, "burst never started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -152,11 +157,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     .expect("join")
     .1;
     assert_eq!(status.code(), Some(0), "graceful exit");
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM users"),
-        25,
-        "every accepted create was committed"
-    );
+    assert_eq!(db.scalar(&users), 25, "every accepted create was committed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,6 +251,81 @@ async fn database_outage_is_503_then_recovers_without_restart() {
         (true, true),
         "ready and API recover without a restart"
     );
+    drop(server);
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_under_an_idle_server_costs_no_request() {
+    let dir = open_tempdir();
+    let path = dir.path().to_path_buf();
+    let cluster = tokio::task::spawn_blocking(move || start_private_cluster(path, None))
+        .await
+        .expect("cluster");
+    let port = cluster.port();
+    let server = spawn_server(&cluster.url(), &[("DB_POOL_SIZE", "8")]).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(32)
+        .build()
+        .expect("client");
+    let (token, _) = create_tenant(&client, &server.base, "restart").await;
+    let me = format!("{}/api/v1/users/me", server.base);
+    let projects = format!("{}/api/v1/projects", server.base);
+    let get = |url: String| {
+        let (client, token) = (client.clone(), token.clone());
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    // Warm every pooled connection with concurrent reads.
+    let warm: Vec<_> = (0..24).map(|_| get(projects.clone())).collect();
+    for r in futures_util::future::join_all(warm).await {
+        assert_eq!(r.expect("warm"), 200);
+    }
+
+    // Stop and start PostgreSQL while the server idles.
+    let path = dir.path().to_path_buf();
+    let cluster = tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster;
+        cluster.stop();
+        drop(cluster);
+        start_private_cluster(path, Some(port))
+    })
+    .await
+    .expect("restart");
+
+    // Reads one after another (more than the pool holds), then concurrent reads, then
+    // a write: none may fail.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(get(me.clone()).await.expect("answered"));
+    }
+    let burst: Vec<_> = (0..16).map(|_| get(projects.clone())).collect();
+    for r in futures_util::future::join_all(burst).await {
+        statuses.push(r.expect("answered"));
+    }
+    let write = client
+        .post(&projects)
+        .bearer_auth(&token)
+        .json(&json!({"name": "after the restart"}))
+        .send()
+        .await
+        .expect("answered")
+        .status()
+        .as_u16();
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "requests failed after the restart: {statuses:?}"
+    );
+    assert_eq!(write, 201);
     drop(server);
     tokio::task::spawn_blocking(move || drop(cluster))
         .await

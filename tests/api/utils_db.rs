@@ -80,7 +80,8 @@ async fn only_platform_admins_get_in() {
 
 #[tokio::test]
 async fn health_and_stats_describe_the_database_and_pool() {
-    let app = TestApp::new().await;
+    // Whole-database maintenance: a database of its own, also on Citus.
+    let app = TestApp::own().await;
     let platform = app.platform_token();
     let h = app.get("/utils/db/health", &platform).await;
     h.expect(200, None);
@@ -135,6 +136,22 @@ async fn health_and_stats_describe_the_database_and_pool() {
     assert_eq!(search["table"], "items");
     assert!(search["scans"].is_i64() && search["bytes"].as_i64() > Some(0));
     assert_eq!(s.body["pool"]["max_size"], 8);
+    if crate::harness::citus() {
+        // The shards, not the coordinator's empty shell: 32 shards of users, each with
+        // at least its heap and index pages, on the workers.
+        let shell = app.db.scalar("SELECT pg_total_relation_size('users')");
+        let shards = app.db.scalar("SELECT citus_total_relation_size('users')");
+        assert!(shards > 32 * 8192, "{shards}");
+        assert_eq!(
+            users["total_bytes"].as_i64(),
+            Some(shards),
+            "shell: {shell}"
+        );
+        assert!(
+            search["bytes"].as_i64() > Some(32 * 8192),
+            "the search index's shards: {search}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -184,7 +201,8 @@ async fn health_answers_503_with_the_same_shape_when_the_database_is_gone() {
 
 #[tokio::test]
 async fn names_outside_the_allow_list_are_refused_and_run_nothing() {
-    let app = TestApp::new().await;
+    // Whole-database maintenance: a database of its own, also on Citus.
+    let app = TestApp::own().await;
     let platform = app.platform_token();
     let pkey_before = index_oid(&app, "users_pkey");
     for path in ["/utils/db/vacuum", "/utils/db/reindex"] {
@@ -239,7 +257,8 @@ async fn names_outside_the_allow_list_are_refused_and_run_nothing() {
 
 #[tokio::test]
 async fn vacuum_and_reindex_cover_every_existing_own_table() {
-    let app = TestApp::new().await;
+    // Whole-database maintenance: a database of its own, also on Citus.
+    let app = TestApp::own().await;
     let platform = app.platform_token();
     let t = app.tenant("udb-all").await;
     app.post("/api/v1/items", &t.admin.token, json!({"title": "x"}))
@@ -296,7 +315,8 @@ async fn vacuum_and_reindex_cover_every_existing_own_table() {
 
 #[tokio::test]
 async fn optimize_recreates_missing_partitions_and_clears_expired_throttles() {
-    let app = TestApp::new().await;
+    // Whole-database maintenance: a database of its own, also on Citus.
+    let app = TestApp::own().await;
     let platform = app.platform_token();
     let next_month = "'audit_logs_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') \
                       + interval '1 month', 'YYYY_MM')";

@@ -21,6 +21,7 @@
 
 mod export;
 mod import;
+pub mod isolate;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,19 @@ pub enum TenantCommand {
         /// The tenant's code.
         code: String,
     },
+    /// On Citus: give tenant CODE a shard of its own, and with --to-node move it to that
+    /// worker (docs/scaling.md).
+    Isolate {
+        /// The tenant's code.
+        code: String,
+        /// Move the tenant's shard group to this worker (`HOST:PORT`, as in
+        /// `citus_add_node`).
+        #[arg(long, value_name = "HOST:PORT")]
+        to_node: Option<String>,
+        /// How Citus copies the rows.
+        #[arg(long, value_enum, default_value = "block-writes")]
+        transfer_mode: isolate::TransferMode,
+    },
 }
 
 /// Runs a `tenant` subcommand against the database at `url`.
@@ -87,6 +101,34 @@ pub fn run(command: TenantCommand, url: &str) -> Result<(), BoxError> {
                 code, summary.tenant_id, summary.source_code, summary.source_id
             );
             print_counts(&summary.rows);
+        }
+        TenantCommand::Isolate {
+            code,
+            to_node,
+            transfer_mode,
+        } => {
+            let done = isolate::isolate(&mut conn, &code, to_node.as_deref(), transfer_mode)?;
+            match done.isolated_in {
+                Some(took) => println!(
+                    "isolated tenant {code} ({}) to shard {} in {} ms",
+                    done.tenant_id,
+                    done.shard_id,
+                    took.as_millis()
+                ),
+                None => println!(
+                    "tenant {code} ({}) has shard {} of its own already",
+                    done.tenant_id, done.shard_id
+                ),
+            }
+            match done.moved {
+                Some((from, took)) => println!(
+                    "moved shard {} from {from} to {} in {} ms",
+                    done.shard_id,
+                    done.node,
+                    took.as_millis()
+                ),
+                None => println!("shard {} is on {}", done.shard_id, done.node),
+            }
         }
         TenantCommand::Delete { code } => {
             let (id, removed) = delete(&mut conn, &code)?;

@@ -11,7 +11,15 @@
 //! viewers own and submit nothing, approvers are admins other than the submitter, a
 //! budget's `spent_cents` is the sum of its approved expenses, and versions count the
 //! workflow steps a row went through.
+//!
+//! On Citus each generator runs in two statements instead ([`execute`]): the rows are
+//! generated into a temporary table on the coordinator, then copied into the
+//! distributed table. Citus cannot plan these `INSERT ... SELECT`s with CTEs over
+//! `unnest` of parameters ("attribute 1 of type record has wrong type"), and one of
+//! them crashed the coordinator's backend; a plain `INSERT ... SELECT * FROM` a local
+//! table is the shape it handles (it routes the rows to their shards).
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -82,10 +90,50 @@ fn generate(
     if counts.iter().all(|n| *n == 0) {
         return Ok(0);
     }
-    diesel::sql_query(sql)
-        .bind::<Array<SqlUuid>, _>(tenants)
-        .bind::<Array<BigInt>, _>(counts)
-        .execute(conn)
+    execute(conn, sql, |q| {
+        q.bind::<Array<SqlUuid>, _>(tenants)
+            .bind::<Array<BigInt>, _>(counts)
+    })
+}
+
+type BoxedQuery<'a> = diesel::query_builder::BoxedSqlQuery<'a, Pg, diesel::query_builder::SqlQuery>;
+
+/// Runs a generator `WITH ... INSERT INTO t (columns) SELECT ...` with the parameters
+/// `bind` adds: as it is on PostgreSQL, staged through a temporary table on Citus.
+fn execute<'a>(
+    conn: &mut PgConnection,
+    sql: &'a str,
+    bind: impl FnOnce(BoxedQuery<'a>) -> BoxedQuery<'a>,
+) -> QueryResult<usize> {
+    if !crate::db::citus::is_citus(conn)? {
+        return bind(diesel::sql_query(sql).into_boxed()).execute(conn);
+    }
+    let [create, fill, copy] = staged(sql).ok_or_else(|| {
+        diesel::result::Error::QueryBuilderError("a generator without INSERT INTO t (...)".into())
+    })?;
+    diesel::sql_query("DROP TABLE IF EXISTS pg_temp.seed_stage").execute(conn)?;
+    diesel::sql_query(create).execute(conn)?;
+    bind(diesel::sql_query(fill).into_boxed()).execute(conn)?;
+    let n = diesel::sql_query(copy).execute(conn)?;
+    diesel::sql_query("DROP TABLE pg_temp.seed_stage").execute(conn)?;
+    Ok(n)
+}
+
+/// Splits a generator into three statements: an empty `seed_stage` with the target's
+/// column types, the generator inserting into it instead (same parameters), and the
+/// copy into the target.
+fn staged(sql: &str) -> Option<[String; 3]> {
+    let at = sql.find("INSERT INTO ")?;
+    let open = at + sql[at..].find('(')?;
+    let close = at + sql[at..].find(')')?;
+    let table = sql[at + "INSERT INTO ".len()..open].trim();
+    let columns = &sql[open + 1..close];
+    let (with, select) = (&sql[..at], &sql[close + 1..]);
+    Some([
+        format!("CREATE TEMP TABLE seed_stage AS SELECT {columns} FROM {table} WITH NO DATA"),
+        format!("INSERT INTO seed_stage ({columns}) {with}{select}"),
+        format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM seed_stage"),
+    ])
 }
 
 /// `per_tenant` users for each new tenant: `user00001@<code>.test` is the admin, every
@@ -98,7 +146,7 @@ pub fn users(
     password_hash: &str,
 ) -> QueryResult<usize> {
     let id = uuid7("c.now_ms");
-    diesel::sql_query(format!(
+    let sql = format!(
         "WITH c AS (SELECT (extract(epoch FROM now()) * 1000)::bigint AS now_ms)
          INSERT INTO users (tenant_id, id, email, username, password_hash, role)
          SELECT t.id, {id},
@@ -107,12 +155,13 @@ pub fn users(
                 CASE WHEN j = 1 THEN 'admin' WHEN j % 10 = 0 THEN 'viewer' ELSE 'member' END
            FROM unnest($1::uuid[], $2::text[]) AS t(id, code)
           CROSS JOIN c CROSS JOIN generate_series(1, $4::bigint) AS j"
-    ))
-    .bind::<Array<SqlUuid>, _>(tenants)
-    .bind::<Array<Text>, _>(codes)
-    .bind::<Text, _>(password_hash)
-    .bind::<BigInt, _>(per_tenant)
-    .execute(conn)
+    );
+    execute(conn, &sql, |q| {
+        q.bind::<Array<SqlUuid>, _>(tenants)
+            .bind::<Array<Text>, _>(codes)
+            .bind::<Text, _>(password_hash)
+            .bind::<BigInt, _>(per_tenant)
+    })
 }
 
 /// `counts[i]` projects for tenant `i`, owned in turn by its admin and members,
@@ -204,7 +253,7 @@ pub fn expenses(conn: &mut PgConnection, tenants: &[Uuid], counts: &[i64]) -> Qu
 /// the amount leaves room to approve the rest.
 pub fn budgets(conn: &mut PgConnection, tenants: &[Uuid]) -> QueryResult<usize> {
     let id = uuid7("(e.period - date '1970-01-01') * 86400000::bigint");
-    diesel::sql_query(format!(
+    let sql = format!(
         "INSERT INTO budgets (tenant_id, id, category, period, amount_cents, spent_cents, version,
                               created_at, updated_at)
          SELECT e.tenant_id, {id}, e.category, e.period,
@@ -214,9 +263,8 @@ pub fn budgets(conn: &mut PgConnection, tenants: &[Uuid]) -> QueryResult<usize> 
                 e.period::timestamp AT TIME ZONE 'UTC', now()
            FROM expenses e WHERE e.tenant_id = ANY($1)
           GROUP BY e.tenant_id, e.category, e.period"
-    ))
-    .bind::<Array<SqlUuid>, _>(tenants)
-    .execute(conn)
+    );
+    execute(conn, &sql, |q| q.bind::<Array<SqlUuid>, _>(tenants))
 }
 
 /// Words the generated items are made of, so searches find something.
@@ -252,4 +300,28 @@ pub fn analyze(conn: &mut PgConnection) -> QueryResult<()> {
     diesel::sql_query("ANALYZE tenants, users, projects, tasks, budgets, expenses, items")
         .execute(conn)
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_generator_is_staged_through_a_temporary_table() {
+        let [create, fill, copy] = super::staged(
+            "WITH b AS (SELECT 1) INSERT INTO items (tenant_id, id) SELECT b.x, b.y FROM b",
+        )
+        .expect("staged");
+        assert!(super::staged("SELECT 1").is_none());
+        assert_eq!(
+            create,
+            "CREATE TEMP TABLE seed_stage AS SELECT tenant_id, id FROM items WITH NO DATA"
+        );
+        assert_eq!(
+            fill,
+            "INSERT INTO seed_stage (tenant_id, id) WITH b AS (SELECT 1)  SELECT b.x, b.y FROM b"
+        );
+        assert_eq!(
+            copy,
+            "INSERT INTO items (tenant_id, id) SELECT tenant_id, id FROM seed_stage"
+        );
+    }
 }
