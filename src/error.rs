@@ -272,6 +272,7 @@ impl AppError {
 /// Every `code` a problem document can carry: the OpenAPI `enum` of `Problem.code`. A unit
 /// test checks that every [`AppError`] variant's code is listed here.
 pub const PROBLEM_CODES: &[&str] = &[
+    "bad_request",
     "malformed_json",
     "invalid_id",
     "invalid_cursor",
