@@ -93,8 +93,7 @@ SELECT pg_temp.distribute('items', 'tenant_id', 'users');
 SELECT pg_temp.distribute('audit_logs', 'tenant_id', 'users');
 SELECT pg_temp.distribute('tenant_metrics', 'tenant_id', 'users');
 
-SELECT create_distributed_table('idempotency_keys', 'tenant_id', colocate_with => 'users')
- WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.idempotency_keys'::regclass);
+SELECT pg_temp.distribute('idempotency_keys', 'tenant_id', 'users');
 
 -- Login throttles are keyed by the tenant code the client typed (an unknown tenant is
 -- throttled like a known one), not by tenant_id: their own colocation group on it.
