@@ -127,3 +127,30 @@ ensure_prometheus() {
   PROMETHEUS=$(command -v prometheus) || { echo "prometheus not found after installing it" >&2; return 1; }
   PROMTOOL=$(command -v promtool) || { echo "promtool not found after installing it" >&2; return 1; }
 }
+# A PyPI tool, pinned, in its own virtualenv under target/tools (the pattern of
+# ensure_check_jsonschema above). `ensure_pip_tool NAME VERSION [EXTRA_PACKAGES...]` leaves
+# the venv's directory in PIP_TOOL_VENV; it fails loudly when it cannot install.
+ensure_pip_tool() {
+  local name=$1 version=$2
+  shift 2
+  local venv=target/tools/$name-$version
+  PIP_TOOL_VENV=$venv
+  if [ -f "$venv/.installed" ]; then return; fi
+  if ! command -v python3 >/dev/null 2>&1; then apt_install python3 python3-venv; fi
+  mkdir -p target/tools
+  (
+    flock 9
+    if [ ! -f "$venv/.installed" ]; then
+      rm -rf "$venv"
+      { python3 -m venv "$venv" >&2 || { apt_install python3-venv && python3 -m venv "$venv" >&2; }; } \
+        && "$venv/bin/pip" install --quiet --disable-pip-version-check "$name==$version" "$@" >&2 \
+        && touch "$venv/.installed"
+    fi
+  ) 9>target/tools/.lock-"$name"
+  [ -f "$venv/.installed" ] || { echo "$name $version could not be installed" >&2; return 1; }
+}
+
+SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
+PYTHON_DATEUTIL_VERSION=4.0.0
+WEBSOCKET_CLIENT_VERSION=1.9.2

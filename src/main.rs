@@ -1,4 +1,4 @@
-//! The `tenantry` command line: `serve` (the default), `migrate`, `token`, `metrics`,
+//! The `tenantry` command line: `serve` (the default), `migrate`, `token`, `openapi`, `metrics`,
 //! the operator commands of `tenantry::ops` (`seed`, `tenant`, `db`, `healthcheck`),
 //! and `completions` / `man` generated from the same definition.
 
@@ -48,6 +48,8 @@ enum Command {
         #[arg(long, default_value = "operator")]
         name: String,
     },
+    /// Print the OpenAPI 3.1 document the server serves at /openapi.json.
+    Openapi,
     /// Tenant metrics.
     Metrics {
         #[command(subcommand)]
@@ -207,6 +209,9 @@ fn run(command: Command, config: Config) -> Result<ExitCode, BoxError> {
             let secret = server::jwt_secret(&config)?;
             let keys = tenantry::auth::jwt::JwtKeys::new(secret.as_bytes());
             println!("{}", keys.issue_platform_admin(&name, ttl)?);
+        }
+        Command::Openapi => {
+            println!("{}", tenantry::http::openapi_json_pretty()?);
         }
         Command::Metrics {
             action: MetricsAction::Refresh,

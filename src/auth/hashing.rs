@@ -1,4 +1,4 @@
-//! Password hashing on its own bounded set of threads (API.md §2).
+//! Password hashing on its own bounded set of threads (docs/API.md §2).
 //!
 //! An Argon2id verification takes ~19 MiB and tens of milliseconds of one core. Run on
 //! Tokio's blocking pool, a flood of logins would take as many threads (and as much

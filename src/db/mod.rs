@@ -102,7 +102,7 @@ where
 /// round trips on the hot path.
 ///
 /// This helper and [`write_for`] are the only entry points for tenant data. Row-level
-/// security (DESIGN.md, third wall) would set `app.tenant_id` transaction-locally here,
+/// security would set `app.tenant_id` transaction-locally here,
 /// in one place, without touching any repository.
 pub async fn read_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
 where

@@ -147,7 +147,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// The security headers of API.md §10, on every response, and `Cache-Control:
+/// The security headers of docs/API.md §10, on every response, and `Cache-Control:
 /// no-store` on every `/api` response (tenant data must not sit in any cache).
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
@@ -167,15 +167,18 @@ fn add_security_headers(h: &mut axum::http::HeaderMap) {
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    // The /docs page sets a policy of its own (`http::docs_page`); everything else gets this.
+    if !h.contains_key("content-security-policy") {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
 }
 
 /// Marks an error response whose body is deliberately not a problem document, so
 /// [`finalize_problem`] leaves it alone: `GET /utils/db/health` answers `503` in its own
-/// shape (API.md §10).
+/// shape (docs/API.md §10).
 #[derive(Debug, Clone, Copy)]
 pub struct KeepBody;
 

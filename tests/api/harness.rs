@@ -1,4 +1,4 @@
-//! The test harness (DESIGN.md "Tests").
+//! The test harness.
 //!
 //! One PostgreSQL per test run: `DATABASE_URL`'s server when set, else a private cluster
 //! started with the same code as `tenantry serve`, in a fresh temporary directory, and

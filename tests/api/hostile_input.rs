@@ -1,6 +1,6 @@
 //! Client mistakes that used to reach PostgreSQL (or chrono's arithmetic) and answer
 //! 500: far dates, U+0000 in query values, over-long login fields, a 414, and a 4xx
-//! from a layer the error middleware does not know (API.md §1, §2).
+//! from a layer the error middleware does not know (docs/API.md §1, §2).
 
 use axum::http::Method;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Logins cannot be used to take the server down (API.md §2): a limit per client
+//! Logins cannot be used to take the server down (docs/API.md §2): a limit per client
 //! address, and password hashing on bounded workers so a flood of logins with random
 //! emails leaves other tenants served and answers nothing but 401, 429 or 503.
 

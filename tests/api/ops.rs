@@ -238,6 +238,8 @@ async fn an_import_that_fails_anywhere_leaves_nothing() {
         ("severity", json!("nonsense")),
         ("role", json!("nonsense")),
         ("user_count", json!(-1)),
+        // idempotency_keys: 1..=255 characters
+        ("key", json!("")),
     ]
     .into_iter()
     .find(|(c, _)| bad_row["row"].get(*c).is_some())

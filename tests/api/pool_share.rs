@@ -1,4 +1,4 @@
-//! One tenant cannot take the whole pool (API.md §10, `TENANT_POOL_SHARE`).
+//! One tenant cannot take the whole pool (docs/API.md §10, `TENANT_POOL_SHARE`).
 
 use std::sync::Arc;
 use std::time::Duration;

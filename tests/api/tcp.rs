@@ -30,7 +30,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
+pub async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
     spawn_server_with(database_url, extra, Stdio::null()).await
 }
 
@@ -74,7 +74,7 @@ pub async fn spawn_server_with(
     }
 }
 
-fn platform_token() -> String {
+pub fn platform_token() -> String {
     JwtKeys::new(JWT_SECRET.as_bytes())
         .issue_platform_admin("tcp-test", 600)
         .expect("token")

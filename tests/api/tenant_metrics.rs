@@ -1,4 +1,4 @@
-//! Tenant metrics (API.md §9): the set-based refresh, `tenantry metrics refresh`, and
+//! Tenant metrics (docs/API.md §9): the set-based refresh, `tenantry metrics refresh`, and
 //! `GET /api/v1/tenant/metrics`.
 
 use chrono::{Duration, Utc};

@@ -1,5 +1,5 @@
 //! Token lifetimes and revocation, viewer rights, `Cache-Control`, and principal-cache
-//! invalidation that survives a dropped request (API.md §1, §2).
+//! invalidation that survives a dropped request (docs/API.md §1, §2).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! `/utils/db/*` (API.md §10): platform admins only; maintenance runs on allow-listed
+//! `/utils/db/*` (docs/API.md §10): platform admins only; maintenance runs on allow-listed
 //! tables only.
 
 use std::time::Duration;
@@ -344,6 +344,7 @@ async fn optimize_recreates_missing_partitions_and_clears_expired_throttles() {
         [
             "ensure_audit_partitions",
             "delete_expired_login_throttles",
+            "delete_expired_idempotency_keys",
             "analyze",
             "refresh_tenant_metrics"
         ]

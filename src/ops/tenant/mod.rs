@@ -1,5 +1,5 @@
 //! `tenantry tenant export|import|delete`: moving one tenant's rows out of and into a
-//! database, and removing a tenant (API.md §11).
+//! database, and removing a tenant (docs/API.md §11).
 //!
 //! The export format is JSON lines:
 //!

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Opens a running server's /docs page in headless Chromium (Debian's `chromium`, installed
+# when missing) and checks it with tests/clients/docs_page.py over the DevTools protocol
+# (websocket-client from PyPI, pinned, in a virtualenv under target/): no console error,
+# every operation listed. The screenshot is saved as target/docs-page.png.
+#
+#   scripts/check-docs-page.sh BASE_URL
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+base=${1:?BASE_URL}
+chromium=$(command -v chromium || true)
+if [ -z "$chromium" ]; then
+  apt_install chromium
+  chromium=$(command -v chromium)
+fi
+ensure_pip_tool websocket-client "$WEBSOCKET_CLIENT_VERSION"
+exec "$PIP_TOOL_VENV/bin/python" tests/clients/docs_page.py "$chromium" "$base" target/docs-page.png
