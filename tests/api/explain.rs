@@ -330,7 +330,9 @@ fn routing_check(app: &TestApp, tenant: uuid::Uuid, captured: &[String]) {
                 "text[]" => "ARRAY['x']".to_string(),
                 "date" => "current_date".to_string(),
                 "timestamp with time zone" | "timestamp without time zone" => "now()".to_string(),
-                "bigint" | "integer" | "smallint" => "1".to_string(),
+                "bigint" | "integer" | "smallint" | "real" | "double precision" | "numeric" => {
+                    "1".to_string()
+                }
                 "bigint[]" | "integer[]" => "ARRAY[1]".to_string(),
                 "boolean" => "true".to_string(),
                 "jsonb" | "json" => "'{}'".to_string(),
