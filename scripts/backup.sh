@@ -24,6 +24,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
   exec "${TENANTRY[@]}" db exec -- "$self" "$@"
 fi
 
+source scripts/pgpass.sh
+# pg_dump gets the URL without its password (in PGPASSWORD instead), so `ps` never
+# shows it; the dumps are the whole database: owner only.
+hide_password DATABASE_URL
+umask 077
 ensure_pg_client
 dir=${BACKUP_DIR:-backups}
 keep=${BACKUP_KEEP:-7}
@@ -32,6 +37,7 @@ if ! [[ "$keep" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 mkdir -p "$dir"
+chmod 700 "$dir"
 
 name="backup_$(date -u +%Y%m%dT%H%M%SZ).dump"
 final="$dir/$name"

@@ -61,6 +61,10 @@ if [ "$expected" != "$actual" ]; then
 fi
 echo "restore: checksum ok ($actual)"
 
+source scripts/pgpass.sh
+# The clients get the URL without its password (in PGPASSWORD instead): `ps` never
+# shows it on their command lines.
+hide_password target
 ensure_pg_client
 psql_q() { "$PG_BIN/psql" --no-psqlrc --no-password -X -q -v ON_ERROR_STOP=1 -At --dbname="$target" "$@"; }
 

@@ -16,11 +16,18 @@ pub struct App {
     pub pool: DbPool,
     pub jwt: JwtKeys,
     pub cursors: CursorCodec,
-    pub principals: PrincipalCache,
+    /// Shared with database tasks, which invalidate it right after their commit.
+    pub principals: Arc<PrincipalCache>,
     pub rate_limiter: TenantRateLimiter,
     /// One permit per pooled connection: taken before a database task is handed to the
     /// blocking pool (see `db::run`).
     pub db_slots: Arc<tokio::sync::Semaphore>,
+    /// Each tenant's share of the pool (`TENANT_POOL_SHARE`).
+    pub tenant_share: crate::db::tenant_share::TenantShare,
+    /// Password hashing, on its own bounded threads.
+    pub hasher: crate::auth::hashing::HashPool,
+    /// Logins per client address (`LOGIN_RATE_LIMIT_PER_MIN`).
+    pub login_limiter: crate::auth::client_addr::LoginLimiter,
 }
 
 /// What axum handlers receive as state.
@@ -33,9 +40,17 @@ impl App {
         Arc::new(App {
             jwt: JwtKeys::new(jwt_secret.as_bytes()),
             cursors: CursorCodec::new(jwt_secret.as_bytes()),
-            principals: PrincipalCache::default(),
+            principals: Arc::new(PrincipalCache::default()),
             rate_limiter,
             db_slots: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
+            tenant_share: crate::db::tenant_share::TenantShare::new(
+                pool.max_size(),
+                config.tenant_pool_share,
+            ),
+            hasher: crate::auth::hashing::HashPool::new(config.hash_workers),
+            login_limiter: crate::auth::client_addr::LoginLimiter::new(
+                config.login_rate_limit_per_min,
+            ),
             config,
             pool,
         })

@@ -36,6 +36,23 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// Queries slower than this are logged as warnings.
     pub slow_query: Duration,
+    /// `LOGIN_RATE_LIMIT_PER_MIN`: logins per client address and minute; 0 turns it off.
+    pub login_rate_limit_per_min: u32,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `TENANT_POOL_SHARE`: the largest share of the pool one tenant may hold at once.
+    pub tenant_pool_share: f64,
+    /// `HEADER_READ_TIMEOUT_MS`: a request head must arrive within this.
+    pub header_read_timeout: Duration,
+    /// `IDLE_TIMEOUT_MS`: an idle keep-alive connection is closed after this.
+    pub idle_timeout: Duration,
+    /// `MAX_CONNECTIONS`: connections open at once; more wait in the accept queue.
+    pub max_connections: usize,
+    /// `HASH_WORKERS`: password-hashing threads (default one per core).
+    pub hash_workers: usize,
+    /// `STATEMENT_TIMEOUT_MS`: the cap on one statement of a request (a read or a
+    /// small write); maintenance routes get the request budget instead.
+    pub statement_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +72,14 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("slow_query", &self.slow_query)
+            .field("login_rate_limit_per_min", &self.login_rate_limit_per_min)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("tenant_pool_share", &self.tenant_pool_share)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("hash_workers", &self.hash_workers)
+            .field("statement_timeout", &self.statement_timeout)
             .finish()
     }
 }
@@ -109,6 +134,20 @@ impl Config {
                 3_000,
             )?),
             slow_query: Duration::from_millis(parse_or(&get, "SLOW_QUERY_MS", 100)?),
+            login_rate_limit_per_min: parse_or(&get, "LOGIN_RATE_LIMIT_PER_MIN", 30)?,
+            trusted_proxies: parse_proxies(get("TRUSTED_PROXIES").as_deref())?,
+            tenant_pool_share: parse_share(&get)?,
+            header_read_timeout: Duration::from_millis(
+                parse_or(&get, "HEADER_READ_TIMEOUT_MS", 10_000u64)?.max(1),
+            ),
+            idle_timeout: Duration::from_millis(
+                parse_or(&get, "IDLE_TIMEOUT_MS", 60_000u64)?.max(1),
+            ),
+            max_connections: parse_or(&get, "MAX_CONNECTIONS", 1024usize)?.max(1),
+            hash_workers: parse_or(&get, "HASH_WORKERS", cores as usize)?.max(1),
+            statement_timeout: Duration::from_millis(
+                parse_or(&get, "STATEMENT_TIMEOUT_MS", 5_000u64)?.max(1),
+            ),
         })
     }
 }
@@ -122,6 +161,37 @@ pub fn check_jwt_secret(secret: &str) -> Result<(), ConfigError> {
         });
     }
     Ok(())
+}
+
+/// `TRUSTED_PROXIES`: comma-separated addresses or CIDRs (`10.0.0.0/8, ::1`).
+fn parse_proxies(raw: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError {
+                    name: "TRUSTED_PROXIES",
+                    message: format!("{s:?} is not an address or CIDR"),
+                })
+        })
+        .collect()
+}
+
+/// `TENANT_POOL_SHARE`: a fraction in (0, 1].
+fn parse_share(get: &impl Fn(&str) -> Option<String>) -> Result<f64, ConfigError> {
+    let share: f64 = parse_or(get, "TENANT_POOL_SHARE", 0.5)?;
+    if !(share > 0.0 && share <= 1.0) {
+        return Err(ConfigError {
+            name: "TENANT_POOL_SHARE",
+            message: "must be a fraction above 0 and at most 1".into(),
+        });
+    }
+    Ok(share)
 }
 
 fn parse_or<T: std::str::FromStr>(
@@ -189,5 +259,24 @@ mod tests {
         assert_eq!(err.name, "DB_POOL_SIZE");
         let err = Config::from_lookup(env(&[("LOG_FORMAT", "xml")])).unwrap_err();
         assert_eq!(err.name, "LOG_FORMAT");
+        let err = Config::from_lookup(env(&[("TENANT_POOL_SHARE", "1.5")])).unwrap_err();
+        assert_eq!(err.name, "TENANT_POOL_SHARE");
+        let err = Config::from_lookup(env(&[("TRUSTED_PROXIES", "10.0.0.0/8, nope")])).unwrap_err();
+        assert_eq!(err.name, "TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn hardening_defaults_and_proxies() {
+        let c = Config::from_lookup(env(&[])).unwrap();
+        assert_eq!(c.login_rate_limit_per_min, 30);
+        assert_eq!(c.tenant_pool_share, 0.5);
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_connections, 1024);
+        assert!(c.trusted_proxies.is_empty());
+        let c =
+            Config::from_lookup(env(&[("TRUSTED_PROXIES", "10.0.0.0/8, ::1,127.0.0.1")])).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert!(c.trusted_proxies[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
     }
 }

@@ -58,6 +58,21 @@ pub enum AppError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// An HTTP method the server does not know at all (not even to refuse per route).
+    #[error("method not implemented")]
+    NotImplemented,
+    #[error("URI too long")]
+    UriTooLong,
+    #[error("header fields too large")]
+    HeaderFieldsTooLarge,
+    #[error("request timeout")]
+    RequestTimeout,
+    /// Any other 4xx made by a layer outside our code: its status is kept.
+    #[error("client error {0}")]
+    ClientError(StatusCode),
+    /// No password-hashing worker freed in time.
+    #[error("server busy")]
+    Busy { retry_after_secs: u64 },
     #[error("already exists: {field}")]
     AlreadyExists { field: &'static str },
     #[error("version conflict")]
@@ -131,6 +146,15 @@ impl AppError {
             SelfApproval => (StatusCode::FORBIDDEN, "self_approval"),
             NotFound(_) | RouteNotFound => (StatusCode::NOT_FOUND, "not_found"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            NotImplemented => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
+            UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            HeaderFieldsTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "header_fields_too_large",
+            ),
+            RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ClientError(status) => (*status, "bad_request"),
+            Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "server_busy"),
             AlreadyExists { .. } => (StatusCode::CONFLICT, "already_exists"),
             VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
             PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
@@ -172,6 +196,12 @@ impl AppError {
             NotFound(what) => format!("{what} not found"),
             RouteNotFound => "no route matches this request".into(),
             MethodNotAllowed => "this route does not accept this method".into(),
+            NotImplemented => "the server does not know this HTTP method".into(),
+            UriTooLong => "the request URI is too long".into(),
+            HeaderFieldsTooLarge => "the request has too many or too large header fields".into(),
+            RequestTimeout => "the request did not arrive in time".into(),
+            ClientError(_) => "the request was refused".into(),
+            Busy { .. } => "the server is busy; retry later".into(),
             AlreadyExists { field } => format!("a row with this {field} already exists"),
             VersionConflict { .. } => "the version sent is not the current version".into(),
             PreconditionFailed { .. } => "If-Match does not match the current version".into(),
@@ -290,7 +320,7 @@ impl IntoResponse for AppError {
             AppError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            AppError::RateLimited { retry_after_secs } => {
+            AppError::RateLimited { retry_after_secs } | AppError::Busy { retry_after_secs } => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from((*retry_after_secs).max(1)),
@@ -403,6 +433,26 @@ mod tests {
             "database_unavailable",
         );
         check(AppError::internal("boom"), 500, "internal_error");
+        check(AppError::NotImplemented, 501, "not_implemented");
+        check(AppError::UriTooLong, 414, "uri_too_long");
+        check(
+            AppError::HeaderFieldsTooLarge,
+            431,
+            "header_fields_too_large",
+        );
+        check(AppError::RequestTimeout, 408, "request_timeout");
+        check(
+            AppError::ClientError(StatusCode::IM_A_TEAPOT),
+            418,
+            "bad_request",
+        );
+        check(
+            AppError::Busy {
+                retry_after_secs: 1,
+            },
+            503,
+            "server_busy",
+        );
     }
 
     #[test]

@@ -75,6 +75,14 @@ static POOL_WAIT_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
 
 /// Counts one finished request.
 pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    // Unknown methods are refused before this is reached; should one still get here, it
+    // must not become a label value of its own (every value is a series kept forever).
+    let method = match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" | "TRACE" | "CONNECT" => {
+            method
+        }
+        _ => "OTHER",
+    };
     let Ok(mut guard) = REGISTRY.lock() else {
         return;
     };

@@ -155,6 +155,7 @@ diesel::table! {
         last_login_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        tokens_valid_after -> Nullable<Timestamptz>,
     }
 }
 

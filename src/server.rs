@@ -53,8 +53,9 @@ pub fn jwt_secret(config: &Config) -> Result<String, BoxError> {
         return Err("JWT_SECRET is required (at least 32 bytes) when DATABASE_URL is set".into());
     }
     let file = config.data_dir.join("jwt_secret");
-    let secret = match std::fs::read_to_string(&file) {
-        Ok(s) if check_jwt_secret(s.trim()).is_ok() => s.trim().to_string(),
+    // A file that is not a private file of ours (planted, a symlink) is an error.
+    let secret = match crate::db::embedded::read_private(&file)? {
+        Some(s) if check_jwt_secret(s.trim()).is_ok() => s.trim().to_string(),
         _ => {
             std::fs::create_dir_all(&config.data_dir)?;
             let s = random_hex(32);
@@ -85,17 +86,33 @@ pub async fn serve(config: Config, database_url: &str) -> Result<(), BoxError> {
         &pool::PoolOptions {
             max_size: config.db_pool_size,
             acquire_timeout: config.db_acquire_timeout,
-            statement_timeout: config
-                .request_timeout
-                .saturating_sub(Duration::from_secs(1))
-                .max(Duration::from_secs(1)),
+            statement_timeout: config.statement_timeout,
             slow_query: config.slow_query,
         },
     );
     let listener = TcpListener::bind(config.bind_addr).await?;
     tracing::info!(addr = %listener.local_addr()?, pool_size = config.db_pool_size, "listening");
+    let limits = ConnLimits::from_config(&config);
     let app = App::new(config, pool, &secret);
-    run_until_signal(listener, crate::router(app), shutdown_signal()).await
+    run_until_signal(listener, crate::router(app), limits, shutdown_signal()).await
+}
+
+/// Limits on connections (API.md §10): slow or idle clients hold nothing for long.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl ConnLimits {
+    pub fn from_config(config: &Config) -> Self {
+        ConnLimits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `signal` resolves, then stops accepting at once
@@ -103,25 +120,17 @@ pub async fn serve(config: Config, database_url: &str) -> Result<(), BoxError> {
 pub async fn run_until_signal(
     listener: TcpListener,
     router: axum::Router,
+    limits: ConnLimits,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        signal.await;
-        let _ = tx.send(true);
-    });
-    let mut stop = rx.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let _ = stop.wait_for(|s| *s).await;
-        tracing::info!("shutdown requested: no new connections, draining in-flight requests");
-    });
-    let mut drain_deadline = rx;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    crate::connections::accept_loop(listener, router, limits, &graceful, signal).await;
+    tracing::info!("shutdown requested: no new connections, draining in-flight requests");
     tokio::select! {
-        result = server.into_future() => result?,
-        _ = async move {
-            let _ = drain_deadline.wait_for(|s| *s).await;
-            tokio::time::sleep(DRAIN_TIMEOUT).await;
-        } => tracing::warn!("drain timeout reached; exiting with requests still running"),
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            tracing::warn!("drain timeout reached; exiting with requests still running")
+        }
     }
     tracing::info!("server stopped");
     Ok(())

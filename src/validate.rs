@@ -1,7 +1,80 @@
 //! Field checks shared by request DTOs. Each check appends to a list of
 //! [`FieldError`]s so one `422` names every bad field at once.
+//!
+//! Also the serde helpers that refuse dates and timestamps outside the years
+//! 0001..=9999 while parsing (API.md §1), in bodies (`422`) and queries (`400`): chrono
+//! parses far wider years than PostgreSQL stores, and date arithmetic on them panics.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Deserializer};
 
 use crate::error::{AppError, FieldError};
+
+/// The years every date and timestamp must fall in.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+/// What a client is told when a year is out of range.
+const YEAR_MESSAGE: &str = "year must be between 0001 and 9999";
+
+/// A calendar value whose year can be checked.
+pub trait HasYear {
+    fn year_of(&self) -> i32;
+}
+
+impl HasYear for DateTime<Utc> {
+    fn year_of(&self) -> i32 {
+        self.year()
+    }
+}
+
+impl HasYear for NaiveDate {
+    fn year_of(&self) -> i32 {
+        self.year()
+    }
+}
+
+fn in_years<T: HasYear, E: serde::de::Error>(value: T) -> Result<T, E> {
+    if YEARS.contains(&value.year_of()) {
+        Ok(value)
+    } else {
+        Err(E::custom(YEAR_MESSAGE))
+    }
+}
+
+/// A required date or timestamp (`deserialize_with = "validate::year_bounded"`).
+pub fn year_bounded<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + HasYear,
+{
+    in_years(T::deserialize(d)?)
+}
+
+/// An optional one, `null` allowed (`#[serde(default, deserialize_with = ...)]`).
+pub fn year_bounded_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + HasYear,
+{
+    Option::<T>::deserialize(d)?.map(in_years).transpose()
+}
+
+/// An optional one that may not be `null` (as `http::patch::non_null`).
+pub fn year_bounded_non_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + HasYear,
+{
+    in_years(T::deserialize(d)?).map(Some)
+}
+
+/// A clearable one in a partial update (as `http::patch::nullable`).
+pub fn year_bounded_nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + HasYear,
+{
+    year_bounded_opt(d).map(Some)
+}
 
 /// Collects field errors; `finish` turns them into one `422 validation_failed`.
 #[derive(Debug, Default)]
@@ -100,6 +173,36 @@ impl Checks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn years_outside_0001_to_9999_are_refused() {
+        #[derive(Debug, Deserialize)]
+        struct B {
+            #[serde(default, deserialize_with = "year_bounded_opt")]
+            at: Option<DateTime<Utc>>,
+            #[serde(default, deserialize_with = "year_bounded_non_null")]
+            day: Option<NaiveDate>,
+        }
+        let ok: B =
+            serde_json::from_str(r#"{"at":"9999-12-31T23:59:59Z","day":"0001-01-01"}"#).unwrap();
+        assert!(ok.at.is_some() && ok.day.is_some());
+        assert!(
+            serde_json::from_str::<B>(r#"{"at":null}"#)
+                .unwrap()
+                .at
+                .is_none()
+        );
+        for bad in [
+            r#"{"at":"-5000-01-01T00:00:00Z"}"#,
+            r#"{"at":"+10000-01-01T00:00:00Z"}"#,
+            r#"{"at":"0001-01-01T00:00:00+01:00"}"#,
+            r#"{"day":"-262143-01-01"}"#,
+            r#"{"day":"0000-01-01"}"#,
+            r#"{"day":null}"#,
+        ] {
+            assert!(serde_json::from_str::<B>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn emails() {

@@ -107,8 +107,12 @@ impl FromRequestParts<AppState> for TenantContext {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
-        let (tenant_id, user_id) = match app.jwt.verify(bearer_token(parts)?)? {
-            TokenSubject::TenantUser { tenant_id, user_id } => (tenant_id, user_id),
+        let (tenant_id, user_id, issued_at) = match app.jwt.verify(bearer_token(parts)?)? {
+            TokenSubject::TenantUser {
+                tenant_id,
+                user_id,
+                issued_at,
+            } => (tenant_id, user_id, issued_at),
             TokenSubject::PlatformAdmin { .. } => {
                 return Err(AppError::Forbidden(
                     "platform admins have no access to tenant data",
@@ -117,10 +121,12 @@ impl FromRequestParts<AppState> for TenantContext {
         };
         app.rate_limiter.check(tenant_id)?;
         let principal = load_principal(app, tenant_id, user_id).await?;
-        // Unknown user, a user of another tenant than the token says, or a deactivated
-        // user: all the same 401.
+        // Unknown user, a user of another tenant than the token says, a deactivated
+        // user, or a token issued before a password change or deactivation: all the
+        // same 401.
         let principal = principal
             .filter(|p| p.is_active)
+            .filter(|p| p.tokens_valid_after.is_none_or(|after| issued_at >= after))
             .ok_or(AppError::Unauthorized)?;
         if principal.tenant_status != "active" {
             return Err(AppError::TenantSuspended);

@@ -1,4 +1,6 @@
 //! JWT issue and verification: HS256 only, `exp` and `iat` required, 60 s leeway.
+//! An `iat` more than the leeway in the future, an `nbf` in the future and a tenant
+//! token living longer than 24 h are refused too (API.md §2).
 //!
 //! Any failure (bad signature, other algorithm including `none`, expired, missing
 //! claims, unknown role, tenant role without `tenant_id`) is the same `401`: the client
@@ -13,8 +15,10 @@ use crate::error::AppError;
 
 /// Lifetime of tokens issued by login.
 pub const TOKEN_TTL_SECS: i64 = 3600;
-/// Clock skew tolerated on `exp`.
+/// Clock skew tolerated on `exp`, `iat` and `nbf`.
 pub const LEEWAY_SECS: u64 = 60;
+/// Longest lifetime (`exp - iat`) of a tenant token.
+pub const MAX_TENANT_TOKEN_SECS: i64 = 24 * 3600;
 
 /// The claims Tenantry issues and accepts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +30,9 @@ pub struct Claims {
     pub role: String,
     pub iat: i64,
     pub exp: i64,
+    /// Not before; optional, never issued by Tenantry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 /// Who a verified token speaks for.
@@ -36,6 +43,8 @@ pub enum TokenSubject {
     TenantUser {
         tenant_id: Uuid,
         user_id: Uuid,
+        /// `iat`, checked against the user's `tokens_valid_after`.
+        issued_at: i64,
     },
     PlatformAdmin {
         name: String,
@@ -61,6 +70,7 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
         JwtKeys {
             encoding: EncodingKey::from_secret(secret),
@@ -89,6 +99,7 @@ impl JwtKeys {
             role: role.as_str().into(),
             iat: now,
             exp: now + TOKEN_TTL_SECS,
+            nbf: None,
         })
     }
 
@@ -101,6 +112,7 @@ impl JwtKeys {
             role: PLATFORM_ADMIN.into(),
             iat: now,
             exp: now + ttl_secs,
+            nbf: None,
         })
     }
 
@@ -109,6 +121,10 @@ impl JwtKeys {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| AppError::Unauthorized)?;
         let claims = data.claims;
+        let now = chrono::Utc::now().timestamp();
+        if claims.iat > now + LEEWAY_SECS as i64 {
+            return Err(AppError::Unauthorized);
+        }
         if claims.role == PLATFORM_ADMIN {
             if claims.sub.trim().is_empty() {
                 return Err(AppError::Unauthorized);
@@ -116,9 +132,16 @@ impl JwtKeys {
             return Ok(TokenSubject::PlatformAdmin { name: claims.sub });
         }
         Role::parse(&claims.role).ok_or(AppError::Unauthorized)?;
+        if claims.exp.saturating_sub(claims.iat) > MAX_TENANT_TOKEN_SECS {
+            return Err(AppError::Unauthorized);
+        }
         let tenant_id = claims.tenant_id.ok_or(AppError::Unauthorized)?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized)?;
-        Ok(TokenSubject::TenantUser { tenant_id, user_id })
+        Ok(TokenSubject::TenantUser {
+            tenant_id,
+            user_id,
+            issued_at: claims.iat,
+        })
     }
 }
 
@@ -133,13 +156,10 @@ mod tests {
         let keys = JwtKeys::new(SECRET);
         let (t, u) = (Uuid::now_v7(), Uuid::now_v7());
         let token = keys.issue_user(t, u, Role::Member).unwrap();
-        assert_eq!(
+        assert!(matches!(
             keys.verify(&token).unwrap(),
-            TokenSubject::TenantUser {
-                tenant_id: t,
-                user_id: u
-            }
-        );
+            TokenSubject::TenantUser { tenant_id, user_id, .. } if tenant_id == t && user_id == u
+        ));
         let token = keys.issue_platform_admin("ops", 60).unwrap();
         assert_eq!(
             keys.verify(&token).unwrap(),
@@ -157,6 +177,7 @@ mod tests {
             role: "root".into(),
             iat: now,
             exp: now + 60,
+            nbf: None,
         };
         assert!(keys.verify(&keys.sign(&claims).unwrap()).is_err());
         claims.role = "admin".into();

@@ -2,7 +2,9 @@
 //! passwords, roles, and the extractors that turn a bearer token into a
 //! [`TenantContext`] or a [`PlatformAdmin`].
 
+pub mod client_addr;
 pub mod context;
+pub mod hashing;
 pub mod jwt;
 pub mod password;
 pub mod principal_cache;

@@ -27,6 +27,8 @@ pub struct Principal {
     pub is_active: bool,
     pub tenant_status: String,
     pub features: serde_json::Value,
+    /// Tokens whose `iat` is before this (Unix seconds) are revoked.
+    pub tokens_valid_after: Option<i64>,
 }
 
 #[derive(Default)]
@@ -105,6 +107,7 @@ mod tests {
             is_active: true,
             tenant_status: "active".into(),
             features: serde_json::json!({}),
+            tokens_valid_after: None,
         }
     }
 

@@ -303,16 +303,51 @@ fn reachable_base(data_root: &Path, run_as: Option<RunAs>) -> Result<PathBuf, Em
             .collect::<String>()
     };
     let fallback = std::env::temp_dir().join(format!("tenantry-{digest}"));
-    fs::create_dir_all(&fallback).map_err(io(format!("creating {}", fallback.display())))?;
-    // Root owns it; the postgres user may only traverse it into its own cluster directory.
-    fs::set_permissions(&fallback, fs::Permissions::from_mode(0o711))
-        .map_err(io(format!("setting permissions on {}", fallback.display())))?;
+    prepare_fallback(&fallback)?;
     tracing::warn!(
         wanted = %data_root.display(),
         using = %fallback.display(),
         "the postgres OS user cannot reach the data directory; keeping the private cluster elsewhere"
     );
     Ok(fallback)
+}
+
+/// Creates the fallback directory, or accepts an existing one only if it is ours.
+///
+/// Its name is predictable (so the cluster is found again on the next run), so a local
+/// user could create it first, as a directory of their own or a symlink, and plant a
+/// `pg_password` of their choosing. The directory is therefore created with `mkdir`
+/// (which never follows a symlink) at mode 0711, and an existing one is used only when
+/// it is a real directory (not a symlink), owned by this user, and writable by nobody
+/// else; anything else is refused.
+pub fn prepare_fallback(dir: &Path) -> Result<(), EmbeddedError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match fs::DirBuilder::new().mode(0o711).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(format!("creating {}", dir.display()))(e)),
+    }
+    let meta = fs::symlink_metadata(dir).map_err(io(format!("inspecting {}", dir.display())))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let refused = |why: &str| {
+        Err(EmbeddedError::Failed(format!(
+            "refusing {} as the private cluster's directory: {why}",
+            dir.display()
+        )))
+    };
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        return refused("it is not a plain directory");
+    }
+    if meta.uid() != me {
+        return refused("it belongs to another user");
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refused("others can write to it");
+    }
+    // Root owns it; the postgres user may only traverse it into its own cluster directory.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o711))
+        .map_err(io(format!("setting permissions on {}", dir.display())))
 }
 
 /// Whether `user` can traverse every directory down to `dir` (checked by running
@@ -329,7 +364,7 @@ fn can_enter(dir: &Path, user: RunAs) -> bool {
 /// The superuser password of the cluster, generated once and kept beside it (mode 600).
 fn cluster_password(base: &Path) -> Result<String, EmbeddedError> {
     let file = base.join("pg_password");
-    if let Ok(existing) = fs::read_to_string(&file) {
+    if let Some(existing) = read_private(&file)? {
         let existing = existing.trim().to_string();
         if !existing.is_empty() {
             return Ok(existing);
@@ -348,16 +383,49 @@ pub fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes a secret file readable by its owner only: to a temporary name, then renamed,
-/// so a crash never leaves a half-written secret.
+/// Reads a secret file written by [`write_private`]: `None` when there is none; an
+/// error when it is a symlink, belongs to another user or others may read it (a
+/// planted secret is never used).
+pub fn read_private(path: &Path) -> Result<Option<String>, EmbeddedError> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let mut f = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(format!("opening {}", path.display()))(e)),
+    };
+    let meta = f
+        .metadata()
+        .map_err(io(format!("inspecting {}", path.display())))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_file() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return Err(EmbeddedError::Failed(format!(
+            "refusing the secret file {}: not a private file of this user",
+            path.display()
+        )));
+    }
+    let mut contents = String::new();
+    f.read_to_string(&mut contents)
+        .map_err(io(format!("reading {}", path.display())))?;
+    Ok(Some(contents))
+}
+
+/// Writes a secret file readable by its owner only: to a fresh temporary name (created
+/// exclusively, never through a symlink), then renamed, so a crash never leaves a
+/// half-written secret and nothing planted at the temporary name is written through.
 pub fn write_private(path: &Path, contents: &str) -> Result<(), EmbeddedError> {
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("tmp-{}", random_hex(6)));
     {
         use std::io::Write;
         let mut f = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .mode(0o600)
             .open(&tmp)
             .map_err(io(format!("writing {}", tmp.display())))?;
@@ -463,8 +531,13 @@ fn start_server(
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&log_path)
             .map_err(io(format!("opening {}", log_path.display())))?;
+        // The log can hold query text: owner only, also for a log made by an older build.
+        log.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io(format!("setting permissions on {}", log_path.display())))?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let log_err = log.try_clone().map_err(io("duplicating the log handle"))?;
         let mut cmd = command(&bindir.join("postgres"), run_as);
@@ -541,4 +614,74 @@ fn log_tail(path: &Path, from: u64) -> String {
         let _ = f.take(4096).read_to_string(&mut text);
     }
     text.trim().to_string()
+}
+
+#[cfg(test)]
+mod fallback_tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn the_fallback_directory_is_made_private_or_refused() {
+        let root = tempfile::tempdir().unwrap();
+        // Made fresh: 0711, and accepted again on the next run.
+        let fresh = root.path().join("tenantry-fresh");
+        prepare_fallback(&fresh).unwrap();
+        assert_eq!(fs::metadata(&fresh).unwrap().mode() & 0o777, 0o711);
+        prepare_fallback(&fresh).unwrap();
+
+        // Planted by someone else: world-writable, a symlink, another owner.
+        let open = root.path().join("tenantry-open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(prepare_fallback(&open).is_err());
+        let target = root.path().join("elsewhere");
+        fs::create_dir(&target).unwrap();
+        let link = root.path().join("tenantry-link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(prepare_fallback(&link).is_err());
+        let file = root.path().join("tenantry-file");
+        fs::write(&file, "x").unwrap();
+        assert!(prepare_fallback(&file).is_err());
+        if is_root() {
+            let theirs = root.path().join("tenantry-theirs");
+            fs::create_dir(&theirs).unwrap();
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            fs::set_permissions(&theirs, fs::Permissions::from_mode(0o700)).unwrap();
+            assert!(prepare_fallback(&theirs).is_err());
+        }
+    }
+
+    #[test]
+    fn secrets_are_written_exclusively_and_planted_ones_are_not_read() {
+        let root = tempfile::tempdir().unwrap();
+        let secret = root.path().join("pg_password");
+        assert!(read_private(&secret).unwrap().is_none());
+        write_private(&secret, "s3cret").unwrap();
+        assert_eq!(fs::metadata(&secret).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(read_private(&secret).unwrap().as_deref(), Some("s3cret"));
+        // Overwriting replaces the file (a symlink planted at the name is replaced,
+        // not followed).
+        let victim = root.path().join("victim");
+        fs::write(&victim, "untouched").unwrap();
+        let planted = root.path().join("planted_password");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        assert!(read_private(&planted).is_err(), "a symlink is not read");
+        write_private(&planted, "new").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+        // A readable-by-others file is not trusted.
+        let loose = root.path().join("loose");
+        fs::write(&loose, "chosen-by-someone").unwrap();
+        fs::set_permissions(&loose, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read_private(&loose).is_err());
+    }
+
+    #[test]
+    fn a_planted_password_in_the_data_directory_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let planted = root.path().join("pg_password");
+        fs::write(&planted, "attacker-chosen").unwrap();
+        fs::set_permissions(&planted, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(cluster_password(root.path()).is_err());
+    }
 }

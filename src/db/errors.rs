@@ -60,6 +60,14 @@ impl From<DieselError> for AppError {
                     DatabaseErrorKind::Unknown if is_connection_lost(info.message()) => {
                         return AppError::DatabaseUnavailable(err.to_string());
                     }
+                    // `STATEMENT_TIMEOUT_MS` cut a statement short: the database is too
+                    // busy for the request, not broken (503, the connection stays).
+                    _ if info
+                        .message()
+                        .contains("canceling statement due to statement timeout") =>
+                    {
+                        return AppError::Timeout;
+                    }
                     _ => {}
                 }
                 AppError::internal(format!("{err} (constraint {constraint:?})"))

@@ -14,6 +14,7 @@ pub mod locking;
 pub mod migrations;
 pub mod pagination;
 pub mod pool;
+pub mod tenant_share;
 
 use diesel::Connection;
 use diesel::pg::PgConnection;
@@ -56,10 +57,41 @@ where
         if matches!(result, Err(AppError::DatabaseUnavailable(_))) {
             conn.mark_lost();
         }
+        conn.touch();
         result
     })
     .await
     .map_err(|join| AppError::internal(format!("database task failed: {join}")))?
+}
+
+/// As [`run`] for long platform work (deleting a tenant): its statements may run for
+/// the request budget, not the short per-statement cap (`STATEMENT_TIMEOUT_MS`) of
+/// ordinary requests; the connection gets the short cap back afterwards. (`/utils/db`
+/// maintenance sets its own per-step timeouts, see `ops::runner`.)
+pub async fn run_maintenance<T, F>(app: &App, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    use diesel::connection::SimpleConnection;
+    let long = app
+        .config
+        .request_timeout
+        .saturating_sub(std::time::Duration::from_secs(1))
+        .max(app.config.statement_timeout)
+        .as_millis();
+    let short = app.config.statement_timeout.as_millis();
+    run(app, move |conn| {
+        conn.batch_execute(&format!("SET statement_timeout = {long}"))?;
+        let result = f(conn);
+        // A connection left with the long cap would hand it to the next request.
+        conn.batch_execute(&format!("SET statement_timeout = {short}"))
+            .map_err(|e| {
+                AppError::DatabaseUnavailable(format!("restoring statement_timeout: {e}"))
+            })?;
+        result
+    })
+    .await
 }
 
 /// Runs tenant-scoped reads: a single statement needs no transaction, which saves two
@@ -73,6 +105,10 @@ where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
     let ctx = ctx.clone();
     run(app, move |conn| f(conn, &ctx)).await
 }
@@ -84,8 +120,39 @@ where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
     let ctx = ctx.clone();
     run(app, move |conn| conn.transaction(|conn| f(conn, &ctx))).await
+}
+
+/// As [`write_for`], then `after` with the result once the transaction has committed,
+/// still inside the database task: it runs even when the request's future is dropped
+/// (a client hanging up) after the commit. For cache invalidation.
+pub async fn write_for_then<T, F, A>(
+    app: &App,
+    ctx: &TenantContext,
+    f: F,
+    after: A,
+) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
+    A: FnOnce(&T) + Send + 'static,
+    T: Send + 'static,
+{
+    let _share = app
+        .tenant_share
+        .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
+        .await?;
+    let ctx = ctx.clone();
+    run(app, move |conn| {
+        let result = conn.transaction(|conn| f(conn, &ctx))?;
+        after(&result);
+        Ok(result)
+    })
+    .await
 }
 
 /// Attempts of a transaction that keeps losing to contention.

@@ -1,6 +1,6 @@
 //! The r2d2 connection pool and the session settings every connection gets.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
@@ -26,6 +26,8 @@ pub type PooledConn = PooledConnection<Manager>;
 pub struct Conn {
     pub pg: PgConnection,
     lost: bool,
+    /// When the connection last did work for a request (or was opened).
+    last_used: Instant,
 }
 
 impl Conn {
@@ -33,7 +35,20 @@ impl Conn {
     pub fn mark_lost(&mut self) {
         self.lost = true;
     }
+
+    /// Records that the connection just did work.
+    pub fn touch(&mut self) {
+        self.last_used = Instant::now();
+    }
 }
+
+/// A connection idle for longer than this is checked (`SELECT 1`) before a request
+/// may use it. A PostgreSQL restart, or anything else that closed pooled connections,
+/// happens while they sit idle, and no restart is done in 100 ms: the check finds them
+/// before a client's statement does (API.md §11). Under load connections are reused
+/// within milliseconds, so the hot path does not pay the extra round trip; at a few
+/// requests per second it costs one loopback round trip (tens of microseconds).
+pub const CHECK_IF_IDLE_FOR: Duration = Duration::from_millis(100);
 
 /// The r2d2 manager for [`Conn`], delegating to Diesel's.
 #[derive(Debug)]
@@ -49,6 +64,7 @@ impl ManageConnection for Manager {
         Ok(Conn {
             pg: self.inner.connect()?,
             lost: false,
+            last_used: Instant::now(),
         })
     }
 
@@ -120,11 +136,30 @@ pub fn build(url: &str, options: &PoolOptions) -> DbPool {
 }
 
 /// Takes a connection, mapping a timeout or a refused connection to `503`.
+///
+/// A connection idle for more than [`CHECK_IF_IDLE_FOR`] is pinged first; a dead one is
+/// discarded and the next one tried, so that stale connections (after a database
+/// restart, one per pooled connection) are never charged to a request.
 pub fn checkout(pool: &DbPool) -> Result<PooledConn, AppError> {
-    pool.get().map_err(|e| {
-        crate::metrics::record_pool_timeout();
-        AppError::DatabaseUnavailable(format!("pool checkout: {e}"))
-    })
+    // Every pooled connection may be dead, and then one more, freshly opened.
+    for _ in 0..=pool.max_size() {
+        let mut conn = pool.get().map_err(|e| {
+            crate::metrics::record_pool_timeout();
+            AppError::DatabaseUnavailable(format!("pool checkout: {e}"))
+        })?;
+        if conn.last_used.elapsed() <= CHECK_IF_IDLE_FOR {
+            return Ok(conn);
+        }
+        if conn.pg.batch_execute("SELECT 1").is_ok() {
+            conn.touch();
+            return Ok(conn);
+        }
+        tracing::debug!("discarding a pooled connection that no longer answers");
+        conn.mark_lost();
+    }
+    Err(AppError::DatabaseUnavailable(
+        "no pooled connection answers".into(),
+    ))
 }
 
 /// Opens a single connection outside the pool (CLI commands, migrations).

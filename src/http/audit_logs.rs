@@ -23,6 +23,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 const CURSOR_TAG: &str = "audit_logs";
+/// Longest `action` or `resource_type` filter.
+pub const MAX_FILTER_CHARS: usize = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -34,8 +36,10 @@ pub struct AuditListQuery {
     pub resource_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
     /// Inclusive, RFC 3339.
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub from: Option<DateTime<Utc>>,
     /// Exclusive, RFC 3339.
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub to: Option<DateTime<Utc>>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -60,6 +64,13 @@ pub async fn list_audit_logs(
         Severity::parse,
         "must be info, warning, error or critical",
     );
+    // The text filters match no index of their own: bound what one request can ask
+    // the database to compare (actions and resource types are short words).
+    for (field, value) in [("action", &q.action), ("resource_type", &q.resource_type)] {
+        if let Some(v) = value {
+            c.length(field, v, 0, MAX_FILTER_CHARS);
+        }
+    }
     c.finish()?;
     let filter = AuditFilter {
         action: q.action,

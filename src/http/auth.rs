@@ -23,6 +23,26 @@ use crate::models::user::User;
 use crate::repos::logins;
 use crate::request_id::RequestId;
 
+/// The client's address (see `auth::client_addr`); `None` when not served over TCP.
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(crate::auth::client_addr::client_ip(
+            parts,
+            &app.config.trusted_proxies,
+        )))
+    }
+}
+
+/// Longest email any user can have (as `validate::Checks::email`).
+const MAX_EMAIL_CHARS: usize = 254;
+
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(login))
 }
@@ -58,10 +78,22 @@ pub struct LoginResponse {
 pub async fn login(
     State(app): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    ClientIp(client): ClientIp,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, AppError> {
+    // Per client address, before anything else: a flood from one address costs nothing.
+    app.login_limiter.check(client)?;
     let code = body.tenant_code;
     let email = body.email.to_lowercase();
+    // A field no account can have is refused before any work, with the same answer as
+    // any other wrong part: nothing longer than the bounds reaches the throttle table
+    // (whose index would overflow) or the tenant's audit log.
+    if !crate::http::tenants::valid_code(&code)
+        || email.chars().count() > MAX_EMAIL_CHARS
+        || body.password.chars().count() > password::MAX_LEN
+    {
+        return Err(AppError::InvalidCredentials);
+    }
 
     let (c, e) = (code.clone(), email.clone());
     let candidate = db::run(&app, move |conn| {
@@ -76,12 +108,13 @@ pub async fn login(
         .as_ref()
         .and_then(|c| c.user.as_ref())
         .map(|(u, h)| (u.is_active, h.clone()));
-    let password_ok = tokio::task::spawn_blocking(move || match hash {
-        Some((is_active, hash)) => password::verify(&body.password, &hash) && is_active,
-        None => password::verify_nobody(&body.password),
-    })
-    .await
-    .map_err(AppError::internal)?;
+    let password_ok = app
+        .hasher
+        .run(move || match hash {
+            Some((is_active, hash)) => password::verify(&body.password, &hash) && is_active,
+            None => password::verify_nobody(&body.password),
+        })
+        .await?;
 
     let Some(candidate) = candidate else {
         return Err(AppError::InvalidCredentials);

@@ -76,6 +76,7 @@ pub struct CreateExpenseRequest {
     /// 1..=1000 characters.
     pub description: String,
     /// `YYYY-MM-DD`, not in the future.
+    #[serde(deserialize_with = "crate::validate::year_bounded")]
     pub incurred_on: NaiveDate,
 }
 
@@ -200,7 +201,7 @@ pub struct UpdateExpenseRequest {
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_non_null")]
     pub incurred_on: Option<NaiveDate>,
 }
 
@@ -281,7 +282,8 @@ pub async fn submit_expense(
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
 ) -> Result<Versioned, AppError> {
-    ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
+    // Viewers only read (API.md §2), even an expense they drafted before a demotion.
+    ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let expected = Expected::from_parts(body.version, if_match)?;
     Ok(versioned(
         db::write_for(&app, &ctx, move |conn, ctx| {

@@ -226,6 +226,13 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
         let query = parts.uri.query().unwrap_or("");
+        // A raw NUL cannot be in a URI, so U+0000 arrives only as `%00`: this finds
+        // every decoded key or value containing it, without decoding.
+        if query.contains("%00") {
+            return Err(AppError::InvalidQuery(
+                "query parameters must not contain U+0000".into(),
+            ));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(AppQuery)

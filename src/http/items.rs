@@ -84,6 +84,9 @@ pub async fn create_item(
     Ok((StatusCode::CREATED, Json(item)))
 }
 
+/// Longest search text `q`.
+pub const MAX_Q_CHARS: usize = 500;
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ItemListQuery {
@@ -127,8 +130,13 @@ pub async fn list_items(
             |i| (i.created_at, i.id),
         )));
     };
-    if q.contains('\0') {
-        return Err(AppError::invalid("q", "must not contain U+0000"));
+    // A search term costs parsing and matching in proportion to its length; no real
+    // search needs more than this. (U+0000 was refused with the query string.)
+    if q.chars().count() > MAX_Q_CHARS {
+        return Err(AppError::invalid(
+            "q",
+            format!("must be at most {MAX_Q_CHARS} characters long"),
+        ));
     }
     let tag = search_tag(&q);
     let after: Option<SearchKey> = page.after(&app.cursors, &tag)?;

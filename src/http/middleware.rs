@@ -1,5 +1,8 @@
 //! Request middleware, outermost first:
 //!
+//! 0. [`refuse_early`]: a method the server does not know (`501`), a URI or header block
+//!    too large (`414`/`431`) are answered here, complete, before anything records the
+//!    request: no log line, no metric, nothing that grows with made-up values.
 //! 1. [`request_context`]: request id (kept from `x-request-id` or made), the request's
 //!    tracing span (method, route, request id, tenant id filled in by the auth
 //!    extractor), the one log line per request, the request metrics, and the
@@ -23,6 +26,72 @@ use tracing::Instrument;
 use crate::app::AppState;
 use crate::error::{AppError, PROBLEM_JSON, ProblemExtension};
 use crate::request_id::{self, RequestId};
+
+/// Longest request target (path and query) the router accepts, in bytes. hyper itself
+/// closes connections whose URI exceeds 64 KiB; below that the answer is ours.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header fields a request may carry.
+pub const MAX_HEADERS: usize = 100;
+
+/// The methods of RFC 9110 and PATCH: the only ones routes are matched for (and the
+/// only values the metrics' method label can take).
+pub fn is_known_method(method: &axum::http::Method) -> bool {
+    use axum::http::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ]
+    .contains(method)
+}
+
+/// Refuses what the contract refuses before routing: unknown methods, URIs and header
+/// blocks too large. The answer is complete here (problem+json, request id, security
+/// headers) because the layers that would add them also record the request.
+pub async fn refuse_early(req: Request, next: Next) -> Response {
+    let refusal = if !is_known_method(req.method()) {
+        Some(AppError::NotImplemented)
+    } else if req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().len() > MAX_URI_BYTES)
+    {
+        Some(AppError::UriTooLong)
+    } else if req.headers().len() > MAX_HEADERS {
+        Some(AppError::HeaderFieldsTooLarge)
+    } else {
+        None
+    };
+    let Some(error) = refusal else {
+        return next.run(req).await;
+    };
+    let request_id =
+        RequestId::from_incoming(req.headers().get(request_id::HEADER).map(|v| v.as_bytes()));
+    let mut response = error.into_response();
+    let body = response
+        .extensions_mut()
+        .remove::<ProblemExtension>()
+        .map(|ext| {
+            let mut problem = ext.problem;
+            problem.request_id = Some(request_id.0.clone());
+            problem.to_body()
+        });
+    let (mut parts, _) = response.into_parts();
+    add_security_headers(&mut parts.headers);
+    if let Ok(value) = HeaderValue::from_str(&request_id.0) {
+        parts
+            .headers
+            .insert(HeaderName::from_static(request_id::HEADER), value);
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body.unwrap_or_default()))
+}
 
 /// Request id, span, access log line and metrics.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
@@ -61,10 +130,20 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// The security headers of API.md §10, on every response.
+/// The security headers of API.md §10, on every response, and `Cache-Control:
+/// no-store` on every `/api` response (tenant data must not sit in any cache).
 pub async fn security_headers(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
     let mut response = next.run(req).await;
-    let h = response.headers_mut();
+    let headers = response.headers_mut();
+    add_security_headers(headers);
+    if is_api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn add_security_headers(h: &mut axum::http::HeaderMap) {
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -75,7 +154,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         "content-security-policy",
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
-    response
 }
 
 /// Marks an error response whose body is deliberately not a problem document, so
@@ -126,8 +204,15 @@ fn framework_error(status: StatusCode) -> AppError {
         StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
-        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => AppError::Timeout,
-        s if s.is_client_error() => AppError::MalformedJson(format!("rejected with {s}")),
+        StatusCode::REQUEST_TIMEOUT => AppError::RequestTimeout,
+        StatusCode::URI_TOO_LONG => AppError::UriTooLong,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => AppError::HeaderFieldsTooLarge,
+        StatusCode::NOT_IMPLEMENTED => AppError::NotImplemented,
+        StatusCode::SERVICE_UNAVAILABLE => AppError::Timeout,
+        // Any other 4xx keeps its own status (a 400 is still `malformed_json`, what
+        // axum's body and JSON rejections mean).
+        StatusCode::BAD_REQUEST => AppError::MalformedJson("rejected with 400".into()),
+        s if s.is_client_error() => AppError::ClientError(s),
         s => AppError::internal(format!("framework answered {s}")),
     }
 }
@@ -138,5 +223,46 @@ pub async fn request_timeout(State(app): State<AppState>, req: Request, next: Ne
     match tokio::time::timeout(app.config.request_timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => AppError::Timeout.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    /// A 4xx from a layer that attached no problem keeps its status and gets the code
+    /// of that status, not `malformed_json`/400.
+    #[tokio::test]
+    async fn unknown_4xx_keep_their_status_and_get_a_fitting_code() {
+        for (status, code) in [
+            (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "header_fields_too_large",
+            ),
+            (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
+            (StatusCode::IM_A_TEAPOT, "bad_request"),
+            (StatusCode::LENGTH_REQUIRED, "bad_request"),
+        ] {
+            let router = Router::new()
+                .route("/", get(move || async move { status.into_response() }))
+                .layer(axum::middleware::from_fn(super::finalize_problem));
+            let res = router
+                .oneshot(Request::get("/").body(Body::empty()).expect("request"))
+                .await
+                .expect("infallible");
+            assert_eq!(res.status(), status);
+            let bytes = res.into_body().collect().await.expect("body").to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).expect("problem");
+            assert_eq!(body["status"], status.as_u16(), "{body}");
+            assert_eq!(body["code"], code, "{body}");
+        }
     }
 }

@@ -78,5 +78,6 @@ pub fn router(app: AppState) -> Router {
         .layer(mw::from_fn(middleware::finalize_problem))
         .layer(mw::from_fn(middleware::security_headers))
         .layer(mw::from_fn(middleware::request_context))
+        .layer(mw::from_fn(middleware::refuse_early))
         .with_state(app)
 }

@@ -58,7 +58,7 @@ pub struct CreateTaskRequest {
     /// 0..=10, default 0.
     #[serde(default, deserialize_with = "non_null")]
     pub priority: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub due_at: Option<DateTime<Utc>>,
     /// A user of the caller's tenant.
     #[serde(default)]
@@ -116,8 +116,10 @@ pub struct TaskListQuery {
     pub assignee_id: Option<Uuid>,
     pub priority_gte: Option<i32>,
     /// Exclusive, RFC 3339.
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub due_before: Option<DateTime<Utc>>,
     /// Inclusive, RFC 3339.
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub due_after: Option<DateTime<Utc>>,
     /// `-created_at` (default), `created_at`, `due_at` (no due date last), `-priority`.
     pub sort: Option<String>,
@@ -275,7 +277,7 @@ pub struct UpdateTaskRequest {
     #[serde(default, deserialize_with = "non_null")]
     pub priority: Option<i32>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub due_at: Option<Option<DateTime<Utc>>>,
     /// `null` unassigns.

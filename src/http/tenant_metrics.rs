@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +22,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 const CURSOR_TAG: &str = "tenant_metrics";
+/// The first day any date may name (API.md §1).
+const FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(day) => day,
+    None => NaiveDate::MIN,
+};
+
 /// Days covered when no range is given: today (UTC) and the 29 days before it.
 const DEFAULT_DAYS: i64 = 30;
 
@@ -30,9 +36,11 @@ const DEFAULT_DAYS: i64 = 30;
 pub struct MetricsQuery {
     /// First day, inclusive (`YYYY-MM-DD`). Default: 29 days before `to`.
     #[param(value_type = Option<String>, format = Date)]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub from: Option<NaiveDate>,
     /// Last day, inclusive (`YYYY-MM-DD`). Default: today (UTC).
     #[param(value_type = Option<String>, format = Date)]
+    #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub to: Option<NaiveDate>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -45,7 +53,13 @@ fn date_range(
     today: NaiveDate,
 ) -> Result<(NaiveDate, NaiveDate), AppError> {
     let to = to.unwrap_or(today);
-    let from = from.unwrap_or(to - Duration::days(DEFAULT_DAYS - 1));
+    // `to` is within 0001..=9999 but 29 days before it may not be: clamp to the first
+    // allowed day instead of leaving the year range (or overflowing).
+    let from = from.unwrap_or_else(|| {
+        to.checked_sub_signed(Duration::days(DEFAULT_DAYS - 1))
+            .filter(|d| crate::validate::YEARS.contains(&d.year()))
+            .unwrap_or(FIRST_DAY)
+    });
     if from > to {
         return Err(AppError::invalid("from", "must not be after `to`"));
     }

@@ -147,7 +147,7 @@ pub async fn create_tenant(
         Some(a) => Some(CreateUser {
             email: a.email,
             username: a.username,
-            password_hash: hash_password(a.password).await?,
+            password_hash: hash_password(&app, a.password).await?,
             role: Role::Admin,
         }),
         None => None,
@@ -273,11 +273,14 @@ pub async fn update_tenant(
         max_storage_gb: body.max_storage_gb,
     };
     let features = body.features_enabled.map(features_json);
+    // Invalidated after the commit inside the database task (see `users::update_user`).
+    let cache = app.principals.clone();
     let tenant = db::run(&app, move |conn| {
-        tenants::update(conn, id, changes, features)
+        let tenant = tenants::update(conn, id, changes, features)?;
+        cache.invalidate_tenant(id);
+        Ok(tenant)
     })
     .await?;
-    app.principals.invalidate_tenant(id);
     tracing::info!(platform_admin = %admin.name, tenant_id = %id, status = %tenant.status, "tenant updated");
     Ok(Json(tenant))
 }
@@ -292,8 +295,14 @@ pub async fn delete_tenant(
     admin: PlatformAdmin,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    let removed = db::run(&app, move |conn| tenants::delete(conn, id)).await?;
-    app.principals.invalidate_tenant(id);
+    let cache = app.principals.clone();
+    // Deleting a large tenant may take longer than one ordinary statement may.
+    let removed = db::run_maintenance(&app, move |conn| {
+        let removed = tenants::delete(conn, id)?;
+        cache.invalidate_tenant(id);
+        Ok(removed)
+    })
+    .await?;
     tracing::info!(platform_admin = %admin.name, tenant_id = %id, removed = ?removed, "tenant deleted");
     Ok(StatusCode::NO_CONTENT)
 }

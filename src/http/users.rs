@@ -48,11 +48,14 @@ fn check_password(c: &mut Checks, field: &str, password: &str) {
     c.length(field, password, password::MIN_LEN, password::MAX_LEN);
 }
 
-/// Hashes on the blocking pool: Argon2 must not stall the async runtime.
-pub async fn hash_password(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(AppError::internal)?
+/// Hashes on the password workers: Argon2 must not stall the async runtime nor take
+/// the threads database work runs on.
+pub async fn hash_password(app: &crate::app::App, password: String) -> Result<String, AppError> {
+    app.hasher
+        .run_within(app.config.request_timeout, move || {
+            password::hash(&password)
+        })
+        .await?
 }
 
 /// Creates a user in the caller's tenant (admin).
@@ -74,7 +77,7 @@ pub async fn create_user(
     check_username(&mut c, &body.username);
     check_password(&mut c, "password", &body.password);
     c.finish()?;
-    let password_hash = hash_password(body.password).await?;
+    let password_hash = hash_password(&app, body.password).await?;
     let new = CreateUser {
         email: body.email,
         username: body.username,
@@ -210,24 +213,33 @@ pub async fn update_user(
     }
     c.finish()?;
     let password_hash = match body.password {
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => Some(hash_password(&app, p).await?),
         None => None,
     };
+    // A new password or a deactivation revokes every token issued before this second
+    // (API.md §2). The server's clock, the one that stamps `iat`.
+    let revoke = password_hash.is_some() || body.is_active == Some(false);
     let changes = UserChanges {
         username: body.username,
         role: body.role.map(|r| r.as_str().to_string()),
         is_active: body.is_active,
         password_hash,
+        tokens_valid_after: revoke.then(chrono::Utc::now),
     };
     let user = if changes.is_empty() {
         db::read_for(&app, &ctx, move |conn, ctx| users::find(conn, ctx, id)).await?
     } else {
-        db::write_for(&app, &ctx, move |conn, ctx| {
-            users::update(conn, ctx, id, changes)
-        })
+        // This instance stops honouring the old role, active flag or password at once:
+        // invalidated right after the commit, in the database task, so a client that
+        // hangs up (dropping this handler) cannot leave the old principal cached.
+        let cache = app.principals.clone();
+        db::write_for_then(
+            &app,
+            &ctx,
+            move |conn, ctx| users::update(conn, ctx, id, changes),
+            move |user: &User| cache.invalidate_user(user.tenant_id, user.id),
+        )
         .await?
     };
-    // This instance stops honouring the old role or active flag at once.
-    app.principals.invalidate_user(ctx.tenant_id(), id);
     Ok(Json(user))
 }

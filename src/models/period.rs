@@ -11,7 +11,11 @@ impl Period {
     /// Parses `YYYY-MM` (exactly; `2026-1` and `2026-13` are refused).
     pub fn parse(s: &str) -> Option<Self> {
         let (y, m) = s.split_once('-')?;
-        if y.len() != 4 || m.len() != 2 || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        if y.len() != 4
+            || y == "0000"
+            || m.len() != 2
+            || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1).map(Period)

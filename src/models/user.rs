@@ -44,6 +44,8 @@ pub struct UserChanges {
     pub role: Option<String>,
     pub is_active: Option<bool>,
     pub password_hash: Option<String>,
+    /// Set on a password change or deactivation: tokens issued before it are refused.
+    pub tokens_valid_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl UserChanges {

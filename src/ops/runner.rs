@@ -110,6 +110,12 @@ impl<'c> Runner<'c> {
 fn describe(e: &AppError) -> String {
     match e {
         AppError::Internal(cause) => cause.clone(),
+        // The step's own time budget (its statement timeout) ran out: say so, since the
+        // operator's remedy is to run the call again, not to look for a fault.
+        AppError::Timeout => {
+            "cut off by the statement timeout: the step did not fit the request's time budget"
+                .into()
+        }
         other => other.to_string(),
     }
 }

@@ -15,7 +15,14 @@ pub fn load(
     tenant_id: Uuid,
     user_id: Uuid,
 ) -> Result<Option<Principal>, AppError> {
-    let row: Option<(String, bool, String, serde_json::Value)> = users::table
+    type Row = (
+        String,
+        bool,
+        String,
+        serde_json::Value,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
+    let row: Option<Row> = users::table
         .inner_join(tenants::table)
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::id.eq(user_id))
@@ -24,10 +31,11 @@ pub fn load(
             users::is_active,
             tenants::status,
             tenants::features_enabled,
+            users::tokens_valid_after,
         ))
         .first(conn)
         .optional()?;
-    row.map(|(role, is_active, tenant_status, features)| {
+    row.map(|(role, is_active, tenant_status, features, valid_after)| {
         let role = Role::parse(&role)
             .ok_or_else(|| AppError::internal(format!("unknown role {role:?} in users")))?;
         Ok(Principal {
@@ -35,6 +43,7 @@ pub fn load(
             is_active,
             tenant_status,
             features,
+            tokens_valid_after: valid_after.map(|t| t.timestamp()),
         })
     })
     .transpose()

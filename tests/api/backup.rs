@@ -319,3 +319,117 @@ fn backup_of_the_private_cluster_works_when_it_is_not_running() {
     ));
     assert!(all_tables(&mut target.conn()).is_empty());
 }
+
+/// Wrappers for the PostgreSQL client tools that log their command lines.
+fn logging_bindir(real: &str, log: &Path) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    for tool in ["pg_dump", "pg_restore", "psql"] {
+        let path = dir.path().join(tool);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{real}/{tool}' \"$@\"\n",
+                log.display()
+            ),
+        )
+        .expect("wrapper");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    dir
+}
+
+#[tokio::test]
+async fn backups_are_private_and_no_password_reaches_a_command_line() {
+    use std::os::unix::fs::MetadataExt;
+    let app = TestApp::new().await;
+    let t = app.tenant("private").await;
+    let _ = t;
+    let url = app.db.url.clone();
+    // The URL must carry a password for this test to mean anything.
+    let with_password = if url.contains(":")
+        && url
+            .split('@')
+            .next()
+            .is_some_and(|a| a.matches(':').count() >= 2)
+    {
+        url.clone()
+    } else {
+        url.replacen("://", "://postgres:unused-but-secret@", 1)
+    };
+    let password = with_password
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('@').next())
+        .and_then(|a| a.split_once(':'))
+        .map(|(_, p)| p.to_string())
+        .expect("password");
+    let real = String::from_utf8(
+        std::process::Command::new("bash")
+            .args(["-c", "source scripts/lib.sh && pg_bindir"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("pg_bindir")
+            .stdout,
+    )
+    .expect("utf8")
+    .trim()
+    .to_string();
+    let work = open_tempdir();
+    let log = work.path().join("argv.log");
+    let bindir = logging_bindir(&real, &log);
+    let backups = work.path().join("backups");
+    let out = ok(&script(
+        "backup.sh",
+        &[],
+        &[
+            ("DATABASE_URL", &with_password),
+            ("BACKUP_DIR", backups.to_str().expect("dir")),
+            ("PG_BINDIR", bindir.path().to_str().expect("dir")),
+        ],
+    ));
+    assert!(out.contains("backup: wrote"), "{out}");
+    let argv = std::fs::read_to_string(&log).expect("the tools ran");
+    assert!(
+        argv.contains("pg_dump") || argv.contains("--format=custom"),
+        "{argv}"
+    );
+    assert!(
+        !argv.contains(&password),
+        "a password on a command line: {argv}"
+    );
+    assert_eq!(
+        std::fs::metadata(&backups).expect("dir").mode() & 0o777,
+        0o700
+    );
+    let dump = dumps(&backups).pop().expect("a dump");
+    for f in [dump.clone(), with_ext(&dump, ".sha256")] {
+        assert_eq!(
+            std::fs::metadata(&f).expect("file").mode() & 0o777,
+            0o600,
+            "{}",
+            f.display()
+        );
+    }
+    // Restore too: the target URL's password stays off the tools' command lines.
+    std::fs::write(&log, "").expect("truncate");
+    let target = TestDb::empty();
+    let target_url = if with_password == url {
+        target.url.clone()
+    } else {
+        target
+            .url
+            .replacen("://", "://postgres:unused-but-secret@", 1)
+    };
+    ok(&script(
+        "restore.sh",
+        &[dump.to_str().expect("path"), &target_url],
+        &[("PG_BINDIR", bindir.path().to_str().expect("dir"))],
+    ));
+    let argv = std::fs::read_to_string(&log).expect("log");
+    assert!(!argv.is_empty());
+    assert!(
+        !argv.contains(&password),
+        "a password on a command line: {argv}"
+    );
+}

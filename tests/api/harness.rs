@@ -413,6 +413,7 @@ pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
         ("DB_POOL_SIZE".into(), "8".into()),
         ("REQUEST_TIMEOUT_MS".into(), "10000".into()),
         ("DB_ACQUIRE_TIMEOUT_MS".into(), "5000".into()),
+        ("STATEMENT_TIMEOUT_MS".into(), "10000".into()),
     ];
     for (k, v) in extra {
         vars.retain(|(name, _)| name != k);
@@ -533,7 +534,7 @@ impl TestApp {
             &pool::PoolOptions {
                 max_size: config.db_pool_size,
                 acquire_timeout: config.db_acquire_timeout,
-                statement_timeout: Duration::from_secs(10),
+                statement_timeout: config.statement_timeout,
                 slow_query: config.slow_query,
             },
         );
@@ -685,4 +686,55 @@ impl TestApp {
             "SELECT count(*) FROM audit_logs WHERE tenant_id = '{tenant_id}' AND action = '{action}'"
         ))
     }
+}
+
+/// The app served over real TCP on a free loopback port, by the same code as `serve`
+/// (connection limits included); stopped on drop.
+pub struct TcpServer {
+    pub base: String,
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TcpServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Serves `app`'s router over TCP until the returned handle is dropped.
+pub async fn serve_tcp(app: &TestApp) -> TcpServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = tenantry::router(app.state.clone());
+    let limits = tenantry::server::ConnLimits::from_config(&app.state.config);
+    tokio::spawn(async move {
+        let _ = tenantry::server::run_until_signal(listener, router, limits, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TcpServer {
+        base: format!("http://{addr}"),
+        addr,
+        stop: Some(tx),
+    }
+}
+
+/// One bigint from `sql` on the database at `url` (blocking).
+pub fn scalar_at(url: &str, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct One {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        v: i64,
+    }
+    let rows: Vec<One> = diesel::sql_query(format!("SELECT ({sql})::bigint AS v"))
+        .load(&mut PgConnection::establish(url).expect("connect"))
+        .expect("scalar query");
+    rows[0].v
 }

@@ -381,7 +381,7 @@ async fn search_stems_ranks_and_speaks_web_search_syntax() {
     // U+0000 cannot be searched for.
     app.get("/api/v1/items?q=a%00b", tok)
         .await
-        .expect(422, Some("validation_failed"));
+        .expect(400, Some("invalid_query"));
 }
 
 #[tokio::test]

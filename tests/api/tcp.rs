@@ -256,3 +256,78 @@ async fn database_outage_is_503_then_recovers_without_restart() {
         .await
         .expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_under_an_idle_server_costs_no_request() {
+    let dir = open_tempdir();
+    let path = dir.path().to_path_buf();
+    let cluster = tokio::task::spawn_blocking(move || start_private_cluster(path, None))
+        .await
+        .expect("cluster");
+    let port = cluster.port();
+    let server = spawn_server(&cluster.url(), &[("DB_POOL_SIZE", "8")]).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(32)
+        .build()
+        .expect("client");
+    let (token, _) = create_tenant(&client, &server.base, "restart").await;
+    let me = format!("{}/api/v1/users/me", server.base);
+    let projects = format!("{}/api/v1/projects", server.base);
+    let get = |url: String| {
+        let (client, token) = (client.clone(), token.clone());
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    // Warm every pooled connection with concurrent reads.
+    let warm: Vec<_> = (0..24).map(|_| get(projects.clone())).collect();
+    for r in futures_util::future::join_all(warm).await {
+        assert_eq!(r.expect("warm"), 200);
+    }
+
+    // Stop and start PostgreSQL while the server idles.
+    let path = dir.path().to_path_buf();
+    let cluster = tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster;
+        cluster.stop();
+        drop(cluster);
+        start_private_cluster(path, Some(port))
+    })
+    .await
+    .expect("restart");
+
+    // Reads one after another (more than the pool holds), then concurrent reads, then
+    // a write: none may fail.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(get(me.clone()).await.expect("answered"));
+    }
+    let burst: Vec<_> = (0..16).map(|_| get(projects.clone())).collect();
+    for r in futures_util::future::join_all(burst).await {
+        statuses.push(r.expect("answered"));
+    }
+    let write = client
+        .post(&projects)
+        .bearer_auth(&token)
+        .json(&json!({"name": "after the restart"}))
+        .send()
+        .await
+        .expect("answered")
+        .status()
+        .as_u16();
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "requests failed after the restart: {statuses:?}"
+    );
+    assert_eq!(write, 201);
+    drop(server);
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .expect("stop");
+}
