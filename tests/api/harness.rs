@@ -17,7 +17,6 @@
 #![allow(dead_code)]
 
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};

@@ -52,7 +52,7 @@ async fn logins_are_limited_per_client_address() {
         login_from(
             &app,
             "10.0.0.1:80",
-            Some(&format!("3.3.3.3, 10.0.0.7")),
+            Some("3.3.3.3, 10.0.0.7"),
             &format!("p{i}@x.example"),
         )
         .await
