@@ -16,7 +16,9 @@ use crate::ops_support::{
 /// partition) and today's tenant metrics. Also returns the two tenants' codes (unique
 /// per test in Citus mode, where all tests share one database).
 async fn populated() -> (TestApp, Uuid, Uuid, String, String) {
-    let app = TestApp::new().await;
+    // A metrics refresh is database-wide: on Citus a database of its own, so that it
+    // neither rewrites other tests' metrics rows nor has its own rewritten meanwhile.
+    let app = TestApp::own().await;
     let a = app.tenant("acme").await;
     let b = app.tenant("bravo").await;
     app.user(&a, "viewer").await;

@@ -55,7 +55,8 @@ fn steps(r: &Resp) -> Vec<Value> {
 
 #[tokio::test]
 async fn only_platform_admins_get_in() {
-    let app = TestApp::new().await;
+    // Runs every maintenance call: a database of its own, also on Citus.
+    let app = TestApp::own().await;
     let t = app.tenant("udb-auth").await;
     let platform = app.platform_token();
     for (method, path, body) in routes(t.id) {
