@@ -6,6 +6,13 @@
 #
 #   scripts/check-docs-page.sh BASE_URL
 set -euo pipefail
+case "${1:-}" in
+  -h|--help)
+    # The header comment above says the rest.
+    echo "Usage: scripts/check-docs-page.sh BASE_URL"
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+    exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 base=${1:?BASE_URL}

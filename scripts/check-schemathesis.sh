@@ -10,6 +10,13 @@
 # tests/clients/schemathesis_hooks.py. ST_MAX_EXAMPLES (default 25) bounds the examples per
 # operation; reports go to target/schemathesis/. Exits non-zero on any failure.
 set -euo pipefail
+case "${1:-}" in
+  -h|--help)
+    # The header comment above says the rest.
+    echo "Usage: scripts/check-schemathesis.sh BASE_URL TENANT_ADMIN_TOKEN PLATFORM_TOKEN"
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+    exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 base=${1:?BASE_URL}
