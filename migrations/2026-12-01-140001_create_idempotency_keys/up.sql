@@ -17,16 +17,3 @@ CREATE TABLE idempotency_keys (
 
 -- `/utils/db/optimize` removes keys older than 24 h for every tenant at once.
 CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);
-
--- Row-level security and the application role's privileges, as for every tenant table,
--- where the schema has them (the roles-and-policies migration defines tenantry_protect).
-DO $$
-BEGIN
-    IF to_regprocedure('tenantry_protect(regclass, text)') IS NOT NULL THEN
-        PERFORM tenantry_protect('idempotency_keys');
-    END IF;
-    IF to_regrole('tenantry_app') IS NOT NULL THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO tenantry_app;
-    END IF;
-END;
-$$;
