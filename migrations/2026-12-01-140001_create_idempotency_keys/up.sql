@@ -14,6 +14,3 @@ CREATE TABLE idempotency_keys (
     created_at   timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, key)
 );
-
--- `/utils/db/optimize` removes keys older than 24 h for every tenant at once.
-CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);
