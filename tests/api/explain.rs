@@ -34,6 +34,10 @@ const FAN_OUT: &[(&str, &str)] = &[
         "DELETE FROM \"login_throttles\" WHERE (\"login_throttles\".\"window_started_at\"",
         "optimize: expired login throttles of every tenant",
     ),
+    (
+        "DELETE FROM idempotency_keys WHERE created_at <=",
+        "optimize: expired idempotency keys of every tenant",
+    ),
 ];
 
 #[derive(QueryableByName)]
