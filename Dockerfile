@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Tenantry server image: built in a Rust image with libpq's headers, run in Debian slim
-# with only libpq, CA certificates and curl (for the health check), as a non-root user.
+# with only libpq and CA certificates, as a non-root user; the health check is
+# `tenantry healthcheck` (no curl in the image).
 #
 #   docker build -t tenantry .
 #   docker compose up            (see docker-compose.yml)
@@ -29,7 +30,7 @@ RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin tenantr
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq5 ca-certificates curl \
+ && apt-get install -y --no-install-recommends libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin tenantry
 COPY --from=builder /src/target/release/tenantry /usr/local/bin/tenantry
@@ -40,6 +41,6 @@ ENV BIND_ADDR=0.0.0.0:8080 \
     LOG_FORMAT=json
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:8080/health/ready >/dev/null || exit 1
+  CMD ["tenantry", "healthcheck"]
 ENTRYPOINT ["tenantry"]
 CMD ["serve"]

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: scripts/backup.sh
+#
 # Dumps the database to backups/backup_<UTC timestamp>.dump (pg_dump -Fc) with
 # <dump>.sha256 beside it, and keeps the newest BACKUP_KEEP (default 7) backups.
 #
@@ -12,6 +14,9 @@
 #
 # The dump is written under a temporary name and renamed only when complete and
 # readable, so a failed or interrupted backup never leaves a file that looks whole.
+
+# -h/--help: the comment at the top, and nothing else.
+case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$self")/.."

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: scripts/bench.sh
+#
 # Benchmark: a release build of the server against its own PostgreSQL, loaded with
 # 1,001 tenants and 1,030,000 tasks, driven by wrk from a second process; two pgbench
 # yardsticks run against the same PostgreSQL in the same run: `pgbench -S -M prepared
@@ -14,6 +16,9 @@
 #
 # Prints one table: scenario, RLS, requests/s, p50, p99, ratio to its yardstick (reads to
 # pgbench -S, writes to TPC-B), and the cost of RLS per scenario.
+
+# -h/--help: the comment at the top, and nothing else.
+case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

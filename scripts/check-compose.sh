@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
+# Usage: scripts/check-compose.sh [FILE]
+#
 # Validates a Compose file (default: docker-compose.yml) against the Compose
 # specification's JSON schema with check-jsonschema (installed from PyPI into target/
 # on first use). No Docker engine is needed. Exits non-zero when the file is invalid or
 # the checker cannot be installed.
+
+# -h/--help: the comment at the top, and nothing else.
+case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 caller_dir=$PWD

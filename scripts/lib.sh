@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
+# Usage: source scripts/lib.sh   (from the other scripts; run, it only prints this)
+#
 # Shared set-up for the scripts: installs what a fresh Debian/Ubuntu machine lacks
 # (PostgreSQL server binaries, libpq for Diesel) with the system package manager, and
 # checks for a Rust toolchain. Sourced, not run.
+
+# Run rather than sourced (with -h/--help or anything else): the usage above.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0; fi
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
@@ -105,3 +110,47 @@ ensure_check_jsonschema() {
   ) 9>target/tools/.lock
   [ -f "$venv/.installed" ] || { echo "check-jsonschema could not be installed" >&2; return 1; }
 }
+
+# Prometheus and promtool (Debian's `prometheus` package), for the metrics tests; sets
+# PROMETHEUS and PROMTOOL. Fails loudly when they cannot be installed, so a check that
+# could not run never passes for one that did.
+ensure_prometheus() {
+  if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    # Two test processes may get here at once: one installs, the other waits for it.
+    mkdir -p target/tools
+    (
+      flock 9
+      command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 \
+        || apt_install prometheus
+    ) 9>target/tools/.prometheus.lock
+  fi
+  PROMETHEUS=$(command -v prometheus) || { echo "prometheus not found after installing it" >&2; return 1; }
+  PROMTOOL=$(command -v promtool) || { echo "promtool not found after installing it" >&2; return 1; }
+}
+# A PyPI tool, pinned, in its own virtualenv under target/tools (the pattern of
+# ensure_check_jsonschema above). `ensure_pip_tool NAME VERSION [EXTRA_PACKAGES...]` leaves
+# the venv's directory in PIP_TOOL_VENV; it fails loudly when it cannot install.
+ensure_pip_tool() {
+  local name=$1 version=$2
+  shift 2
+  local venv=target/tools/$name-$version
+  PIP_TOOL_VENV=$venv
+  if [ -f "$venv/.installed" ]; then return; fi
+  if ! command -v python3 >/dev/null 2>&1; then apt_install python3 python3-venv; fi
+  mkdir -p target/tools
+  (
+    flock 9
+    if [ ! -f "$venv/.installed" ]; then
+      rm -rf "$venv"
+      { python3 -m venv "$venv" >&2 || { apt_install python3-venv && python3 -m venv "$venv" >&2; }; } \
+        && "$venv/bin/pip" install --quiet --disable-pip-version-check "$name==$version" "$@" >&2 \
+        && touch "$venv/.installed"
+    fi
+  ) 9>target/tools/.lock-"$name"
+  [ -f "$venv/.installed" ] || { echo "$name $version could not be installed" >&2; return 1; }
+}
+
+SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
+PYTHON_DATEUTIL_VERSION=4.0.0
+WEBSOCKET_CLIENT_VERSION=1.9.2

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: scripts/restore.sh FILE [TARGET_URL] [--force]
+#
 # Restores a backup made by backup.sh:
 #
 #   scripts/restore.sh FILE [TARGET_URL] [--force]
@@ -15,6 +17,9 @@
 # TENANTRY_DATA_DIR (held for the duration through `tenantry db exec`). The target must
 # exist (create it with `createdb`); roles and ownership are not restored, so the
 # objects belong to the user of TARGET_URL. PG_BINDIR and TENANTRY_BIN as for backup.sh.
+
+# -h/--help: the comment at the top, and nothing else.
+case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 caller_dir=$PWD

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
+# Usage: scripts/seed.sh [--tenants N [--users M --projects P --tasks T --expenses E --items I --jobs J]]
+#
 # Seeds demo data (`tenantry seed`: tenants demo and test, idempotent) or, with
 # --tenants N [--users M --projects P --tasks T --expenses E --items I --jobs J], volume
 # data (see `tenantry seed --help`). DATABASE_URL, or the private cluster when unset.
+
+# -h/--help: the comment at the top, and nothing else.
+case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: scripts/test-citus.sh [CARGO TEST ARGUMENTS...]
+#
 # Runs the integration tests against a real Citus cluster: a coordinator and two
 # workers, three throw-away PostgreSQL clusters on free loopback ports, set up with
 # exactly the steps of docs/scaling.md (each step below is marked with its number there).
@@ -11,6 +13,9 @@
 # directory; see the README). As root the servers run as the `postgres` OS user, as
 # PostgreSQL refuses root. The cluster lives in a fresh temporary directory and is
 # stopped and removed on exit.
+
+# -h/--help: the comment at the top, and nothing else.
+case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

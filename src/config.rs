@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Shortest HS256 key the server accepts (API.md §2).
+/// Shortest HS256 key the server accepts (docs/API.md §2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// Log output format.
@@ -39,6 +39,12 @@ pub struct Config {
     /// `MIGRATION_DATABASE_URL`: the owner's URL, for migrations and the platform path,
     /// when `DATABASE_URL` names the restricted application role.
     pub migration_database_url: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: spans are exported over OTLP/HTTP when set.
+    pub otlp_endpoint: Option<String>,
+    /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (empty: no CORS).
+    pub cors_allowed_origins: Vec<String>,
+    /// `DOCS_ENABLED`: serve the `/docs` page (default true).
+    pub docs_enabled: bool,
     /// `LOGIN_RATE_LIMIT_PER_MIN`: logins per client address and minute; 0 turns it off.
     pub login_rate_limit_per_min: u32,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
@@ -79,6 +85,12 @@ impl std::fmt::Debug for Config {
                 "migration_database_url",
                 &self.migration_database_url.as_ref().map(|_| "<set>"),
             )
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_ref().map(|_| "<set>"),
+            )
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("docs_enabled", &self.docs_enabled)
             .field("login_rate_limit_per_min", &self.login_rate_limit_per_min)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("tenant_pool_share", &self.tenant_pool_share)
@@ -142,6 +154,16 @@ impl Config {
             )?),
             slow_query: Duration::from_millis(parse_or(&get, "SLOW_QUERY_MS", 100)?),
             migration_database_url: get("MIGRATION_DATABASE_URL"),
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            docs_enabled: parse_or(&get, "DOCS_ENABLED", true)?,
             login_rate_limit_per_min: parse_or(&get, "LOGIN_RATE_LIMIT_PER_MIN", 30)?,
             trusted_proxies: parse_proxies(get("TRUSTED_PROXIES").as_deref())?,
             tenant_pool_share: parse_share(&get)?,

@@ -1,5 +1,5 @@
 //! The accept loop: HTTP/1 and HTTP/2 through hyper-util, with the slow-client limits of
-//! API.md §10 (`HEADER_READ_TIMEOUT_MS`, `IDLE_TIMEOUT_MS`, `MAX_CONNECTIONS`) and
+//! docs/API.md §10 (`HEADER_READ_TIMEOUT_MS`, `IDLE_TIMEOUT_MS`, `MAX_CONNECTIONS`) and
 //! graceful shutdown.
 //!
 //! hyper's own `header_read_timeout` starts its clock as soon as a connection is ready

@@ -1,5 +1,5 @@
 //! `AppError`: every way a request can fail, and the one place where each failure is
-//! given its HTTP status and stable `code` (API.md §1 "Errors").
+//! given its HTTP status and stable `code` (docs/API.md §1 "Errors").
 //!
 //! `IntoResponse` produces the status, headers and a [`Problem`] stored as a response
 //! extension; the problem middleware (`http::middleware::finalize_problem`) adds the
@@ -101,12 +101,21 @@ pub enum AppError {
     LastAdmin,
     #[error("precondition required")]
     PreconditionRequired,
+    /// Another request with the same `Idempotency-Key` is still running.
+    #[error("idempotency key in progress")]
+    IdempotencyInProgress,
+    /// The `Idempotency-Key` was first used with another request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
     #[error("request timed out")]
     Timeout,
+    /// A statement cut off by `STATEMENT_TIMEOUT_MS`; the string is the database's text.
+    #[error("statement timeout: {0}")]
+    StatementTimeout(String),
     /// A serialization failure or deadlock: retried by `db::write_for_retrying`, and
     /// only seen by a client (as 503) if every retry lost.
     #[error("contention: {0}")]
@@ -130,7 +139,7 @@ impl AppError {
         AppError::Internal(cause.to_string())
     }
 
-    /// Status and stable code, the single table behind API.md §1.
+    /// Status and stable code, the single table behind docs/API.md §1.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         use AppError::*;
         match self {
@@ -169,8 +178,10 @@ impl AppError {
             QuotaExceeded => (StatusCode::UNPROCESSABLE_ENTITY, "quota_exceeded"),
             LastAdmin => (StatusCode::UNPROCESSABLE_ENTITY, "last_admin"),
             PreconditionRequired => (StatusCode::PRECONDITION_REQUIRED, "precondition_required"),
+            IdempotencyInProgress => (StatusCode::CONFLICT, "idempotency_in_progress"),
+            IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            DatabaseUnavailable(_) | Timeout | Contention(_) => {
+            DatabaseUnavailable(_) | Timeout | StatementTimeout(_) | Contention(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -216,9 +227,15 @@ impl AppError {
             QuotaExceeded => "the tenant has reached its maximum number of active users".into(),
             LastAdmin => "the tenant must keep at least one active admin".into(),
             PreconditionRequired => "send the current version in the body or in If-Match".into(),
+            IdempotencyInProgress => {
+                "a request with this Idempotency-Key is still running; retry later".into()
+            }
+            IdempotencyKeyReused => "this Idempotency-Key was used with a different request".into(),
             RateLimited { .. } => "too many requests; retry later".into(),
             DatabaseUnavailable(_) => "the database is unavailable; retry later".into(),
-            Timeout => "the request did not finish in time; retry later".into(),
+            Timeout | StatementTimeout(_) => {
+                "the request did not finish in time; retry later".into()
+            }
             Contention(_) => "the database is busy; retry later".into(),
             Internal(_) => "an unexpected error occurred".into(),
         }
@@ -229,7 +246,8 @@ impl AppError {
         match self {
             AppError::Internal(cause)
             | AppError::DatabaseUnavailable(cause)
-            | AppError::Contention(cause) => Some(cause.clone()),
+            | AppError::Contention(cause)
+            | AppError::StatementTimeout(cause) => Some(cause.clone()),
             AppError::Timeout => Some("request timeout".into()),
             _ => None,
         }
@@ -257,6 +275,67 @@ impl AppError {
     }
 }
 
+/// Every `code` a problem document can carry: the OpenAPI `enum` of `Problem.code`. A unit
+/// test checks that every [`AppError`] variant's code is listed here.
+pub const PROBLEM_CODES: &[&str] = &[
+    "bad_request",
+    "malformed_json",
+    "invalid_id",
+    "invalid_cursor",
+    "invalid_query",
+    "unauthorized",
+    "invalid_credentials",
+    "forbidden",
+    "tenant_suspended",
+    "feature_disabled",
+    "self_approval",
+    "not_found",
+    "method_not_allowed",
+    "request_timeout",
+    "already_exists",
+    "version_conflict",
+    "idempotency_in_progress",
+    "precondition_failed",
+    "payload_too_large",
+    "uri_too_long",
+    "unsupported_media_type",
+    "validation_failed",
+    "invalid_reference",
+    "invalid_transition",
+    "budget_exceeded",
+    "no_budget",
+    "budget_below_spent",
+    "quota_exceeded",
+    "last_admin",
+    "idempotency_key_reused",
+    "precondition_required",
+    "rate_limited",
+    "header_fields_too_large",
+    "database_unavailable",
+    "server_busy",
+    "not_implemented",
+    "internal_error",
+];
+
+/// The schema of `Problem.code`: a string enum of [`PROBLEM_CODES`].
+pub struct ProblemCode;
+
+impl utoipa::PartialSchema for ProblemCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema = crate::http::docs::string_enum(PROBLEM_CODES.iter().copied(), false);
+        if let utoipa::openapi::schema::Schema::Object(o) = &mut schema {
+            o.description = Some("Stable snake_case code clients switch on.".into());
+        }
+        utoipa::openapi::RefOr::T(schema)
+    }
+}
+
+impl ToSchema for ProblemCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ProblemCode".into()
+    }
+}
+
 /// An RFC 9457 problem document, as sent to clients.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
@@ -266,6 +345,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// Stable snake_case code clients switch on.
+    #[schema(value_type = ProblemCode)]
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -326,7 +406,9 @@ impl IntoResponse for AppError {
                     HeaderValue::from((*retry_after_secs).max(1)),
                 );
             }
-            AppError::DatabaseUnavailable(_) | AppError::Timeout => {
+            AppError::DatabaseUnavailable(_)
+            | AppError::Timeout
+            | AppError::StatementTimeout(_) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(DATABASE_RETRY_AFTER_SECS),
@@ -357,6 +439,10 @@ mod tests {
             .get::<ProblemExtension>()
             .expect("problem extension");
         assert_eq!(ext.problem.code, code);
+        assert!(
+            PROBLEM_CODES.contains(&code),
+            "{code} missing from PROBLEM_CODES"
+        );
     }
 
     #[test]
@@ -414,6 +500,16 @@ mod tests {
         check(AppError::QuotaExceeded, 422, "quota_exceeded");
         check(AppError::LastAdmin, 422, "last_admin");
         check(AppError::PreconditionRequired, 428, "precondition_required");
+        check(
+            AppError::IdempotencyInProgress,
+            409,
+            "idempotency_in_progress",
+        );
+        check(
+            AppError::IdempotencyKeyReused,
+            422,
+            "idempotency_key_reused",
+        );
         check(
             AppError::RateLimited {
                 retry_after_secs: 1,

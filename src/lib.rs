@@ -1,7 +1,7 @@
 //! Tenantry: a multi-tenant REST API server on PostgreSQL with column-based isolation.
 //!
 //! Layers, one direction only: `http` (axum handlers) → `repos` (the only code that
-//! touches tenant tables) → `models`/`schema` → PostgreSQL. See `../shared/DESIGN.md`.
+//! touches tenant tables) → `models`/`schema` → PostgreSQL.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod connections;
 pub mod db;
+pub mod env_vars;
 pub mod error;
 pub mod http;
 pub mod metrics;

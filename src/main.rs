@@ -1,9 +1,10 @@
-//! The `tenantry` command line: `serve` (the default), `migrate`, `token`, `metrics`,
-//! and the operator commands of `tenantry::ops` (`seed`, `tenant`, `db`).
+//! The `tenantry` command line: `serve` (the default), `migrate`, `token`, `openapi`, `metrics`,
+//! the operator commands of `tenantry::ops` (`seed`, `tenant`, `db`, `healthcheck`),
+//! and `completions` / `man` generated from the same definition.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tenantry::config::Config;
 use tenantry::db::{migrations, pool};
 use tenantry::ops;
@@ -47,6 +48,8 @@ enum Command {
         #[arg(long, default_value = "operator")]
         name: String,
     },
+    /// Print the OpenAPI 3.1 document the server serves at /openapi.json.
+    Openapi,
     /// Tenant metrics.
     Metrics {
         #[command(subcommand)]
@@ -65,6 +68,23 @@ enum Command {
         #[command(subcommand)]
         action: ops::db::DbCommand,
     },
+    /// Exit 0 when the server at BIND_ADDR answers /health/ready with 200, else 1
+    /// (for container health checks).
+    Healthcheck,
+    /// Print a shell completion script (e.g. `tenantry completions bash > /etc/bash_completion.d/tenantry`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `tenantry man | man -l -`.
+    Man,
+}
+
+/// The command line definition, with `serve --help` listing the environment.
+fn command() -> clap::Command {
+    Cli::command().mut_subcommand("serve", |serve| {
+        serve.after_help(tenantry::env_vars::help_text())
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,7 +96,36 @@ enum MetricsAction {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `.env` fills in what the environment does not set; a missing file is fine, a
+    // broken one is an error rather than a silently different configuration.
+    match dotenvy::dotenv() {
+        Ok(_) => {}
+        Err(e) if e.not_found() => {}
+        Err(e) => {
+            eprintln!("tenantry: .env: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut command(), "tenantry", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            return match clap_mangen::Man::new(command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tenantry: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -84,7 +133,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tenantry::telemetry::init(config.log_format);
+    // Dropped at the end of `main`, after the runtime: it flushes the exported spans.
+    let _telemetry = tenantry::telemetry::init(config.log_format, config.otlp_endpoint.is_some());
     match run(cli.command.unwrap_or(Command::Serve), config) {
         Ok(code) => code,
         Err(e) => {
@@ -97,6 +147,21 @@ fn main() -> ExitCode {
 
 fn run(command: Command, config: Config) -> Result<ExitCode, BoxError> {
     match command {
+        Command::Healthcheck => {
+            let target = ops::healthcheck::target(config.bind_addr);
+            return Ok(match ops::healthcheck::check(target) {
+                Ok(200) => ExitCode::SUCCESS,
+                Ok(status) => {
+                    eprintln!("tenantry: {target}/health/ready answered {status}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("tenantry: {e}");
+                    ExitCode::FAILURE
+                }
+            });
+        }
+        Command::Completions { .. } | Command::Man => {}
         Command::Db { action } => {
             let database = server::open_database(&config)?;
             return ops::db::run(action, &database.platform_url);
@@ -144,6 +209,9 @@ fn run(command: Command, config: Config) -> Result<ExitCode, BoxError> {
             let secret = server::jwt_secret(&config)?;
             let keys = tenantry::auth::jwt::JwtKeys::new(secret.as_bytes());
             println!("{}", keys.issue_platform_admin(&name, ttl)?);
+        }
+        Command::Openapi => {
+            println!("{}", tenantry::http::openapi_json_pretty()?);
         }
         Command::Metrics {
             action: MetricsAction::Refresh,

@@ -1,5 +1,5 @@
 //! The request id carried by every response (`x-request-id`), error body, log line and
-//! audit row (API.md §1).
+//! audit row (docs/API.md §1).
 
 /// Header that carries the request id both ways.
 pub const HEADER: &str = "x-request-id";

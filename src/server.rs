@@ -108,7 +108,7 @@ pub async fn serve(config: Config, database: &Database) -> Result<(), BoxError> 
     run_until_signal(listener, crate::router(app), limits, shutdown_signal()).await
 }
 
-/// Limits on connections (API.md §10): slow or idle clients hold nothing for long.
+/// Limits on connections (docs/API.md §10): slow or idle clients hold nothing for long.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
     pub header_read_timeout: Duration,

@@ -2,13 +2,20 @@
 //! [`FieldError`]s so one `422` names every bad field at once.
 //!
 //! Also the serde helpers that refuse dates and timestamps outside the years
-//! 0001..=9999 while parsing (API.md §1), in bodies (`422`) and queries (`400`): chrono
+//! 0001..=9999 while parsing (docs/API.md §1), in bodies (`422`) and queries (`400`): chrono
 //! parses far wider years than PostgreSQL stores, and date arithmetic on them panics.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{AppError, FieldError};
+
+/// Only whitespace (Unicode White_Space, as `char::is_whitespace`). The OpenAPI document
+/// states the same rule as an explicit character class rather than `\S`, whose meaning
+/// differs between regex engines (ECMA counts U+FEFF, Python U+001C..=U+001F).
+pub fn is_blank(value: &str) -> bool {
+    value.chars().all(char::is_whitespace)
+}
 
 /// The years every date and timestamp must fall in.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
@@ -106,7 +113,7 @@ impl Checks {
 
     /// Text with at least one visible character and at most `max` characters.
     pub fn text(&mut self, field: &str, value: &str, max: usize) {
-        if value.trim().is_empty() {
+        if is_blank(value) {
             self.fail(field, "must not be blank");
         } else {
             self.length(field, value, 1, max);
@@ -116,8 +123,8 @@ impl Checks {
     /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no
     /// spaces, at most 254 characters. Deliverability is not our business.
     pub fn email(&mut self, field: &str, value: &str) {
-        let ok = value.len() <= 254
-            && !value.chars().any(char::is_whitespace)
+        let ok = value.chars().count() <= 254
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control())
             && value.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && !domain.contains('@')

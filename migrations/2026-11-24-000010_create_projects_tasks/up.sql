@@ -1,6 +1,6 @@
 -- Projects and their tasks. Keys lead with tenant_id and every reference between
 -- tenant tables is composite, so a task can never point at another tenant's project or
--- user, whatever the code does (DESIGN.md, second wall).
+-- user, whatever the code does.
 CREATE TABLE projects (
     tenant_id   uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     id          uuid        NOT NULL,

@@ -4,7 +4,7 @@
 -- so the database owner can create it without being a superuser.
 CREATE EXTENSION IF NOT EXISTS btree_gin;
 
--- Items: a tenant's free-form records with full-text search (API.md §7).
+-- Items: a tenant's free-form records with full-text search (docs/API.md §7).
 CREATE TABLE items (
     tenant_id   uuid        NOT NULL,
     id          uuid        NOT NULL,

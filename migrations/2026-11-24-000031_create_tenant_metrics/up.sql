@@ -1,4 +1,4 @@
--- Daily per-tenant figures (API.md §9), upserted by `tenantry metrics refresh` and by
+-- Daily per-tenant figures (docs/API.md §9), upserted by `tenantry metrics refresh` and by
 -- POST /utils/db/optimize. One row per tenant per UTC day; a refresh later the same day
 -- overwrites that day's row. Measures of tables that do not exist yet stay 0.
 CREATE TABLE tenant_metrics (

@@ -49,4 +49,5 @@ $$;
 REVOKE USAGE ON SCHEMA public FROM tenantry_app;
 
 DROP FUNCTION tenantry_grant_app();
+DROP FUNCTION tenantry_unprotect(regclass);
 DROP FUNCTION tenantry_protect(regclass, text);

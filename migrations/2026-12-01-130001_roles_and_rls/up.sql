@@ -78,6 +78,24 @@ END;
 $$;
 REVOKE ALL ON FUNCTION tenantry_protect(regclass, text) FROM PUBLIC;
 
+-- The inverse of tenantry_protect, for the down migrations of later tenant tables: each
+-- command on its own, so a down migration can be one statement (on Citus a migration
+-- file of several commands on a distributed table fails). The application role's
+-- privileges stay: they come from the default privileges below, not from
+-- tenantry_protect.
+CREATE FUNCTION tenantry_unprotect(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS platform_access ON %s', tbl);
+    EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+END;
+$$;
+REVOKE ALL ON FUNCTION tenantry_unprotect(regclass) FROM PUBLIC;
+
 -- The application role's privileges in this database, derived from the schema: row
 -- privileges on every table with a tenant_id column (audit_logs partitions included: a
 -- partition read directly is checked against its own policies, not its parent's),
@@ -107,6 +125,7 @@ BEGIN
         GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO tenantry_app;
     REVOKE ALL ON FUNCTION ensure_audit_log_partitions(integer) FROM PUBLIC;
     REVOKE ALL ON FUNCTION tenantry_protect(regclass, text) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION tenantry_unprotect(regclass) FROM PUBLIC;
     REVOKE ALL ON FUNCTION tenantry_grant_app() FROM PUBLIC;
 END;
 $$;

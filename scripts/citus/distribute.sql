@@ -23,7 +23,8 @@ SET citus.enable_local_reference_table_foreign_keys = off;
 DO $$
 DECLARE
     listed text[] := ARRAY['tenants', 'users', 'projects', 'tasks', 'budgets', 'expenses',
-                           'items', 'audit_logs', 'tenant_metrics', 'login_throttles'];
+                           'items', 'audit_logs', 'tenant_metrics', 'login_throttles',
+                           'idempotency_keys'];
     missing text;
     unlisted text;
 BEGIN
@@ -91,6 +92,8 @@ SELECT pg_temp.distribute('items', 'tenant_id', 'users');
 -- they are attached.
 SELECT pg_temp.distribute('audit_logs', 'tenant_id', 'users');
 SELECT pg_temp.distribute('tenant_metrics', 'tenant_id', 'users');
+
+SELECT pg_temp.distribute('idempotency_keys', 'tenant_id', 'users');
 
 -- Login throttles are keyed by the tenant code the client typed (an unknown tenant is
 -- throttled like a known one), not by tenant_id: their own colocation group on it.

@@ -1,4 +1,4 @@
-//! The client address of a request, and the per-address login limit (API.md §2).
+//! The client address of a request, and the per-address login limit (docs/API.md §2).
 //!
 //! The peer of the TCP connection is the client, unless it is one of `TRUSTED_PROXIES`:
 //! then `X-Forwarded-For` is read from the right, skipping trusted proxies, and the

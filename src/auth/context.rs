@@ -119,7 +119,12 @@ impl FromRequestParts<AppState> for TenantContext {
                 ));
             }
         };
-        app.rate_limiter.check(tenant_id)?;
+        app.rate_limiter.check_reporting(
+            tenant_id,
+            parts
+                .extensions
+                .get::<crate::auth::rate_limit::RateLimitSlot>(),
+        )?;
         let principal = load_principal(app, tenant_id, user_id).await?;
         // Unknown user, a user of another tenant than the token says, a deactivated
         // user, or a token issued before a password change or deactivation: all the

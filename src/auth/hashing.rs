@@ -1,4 +1,4 @@
-//! Password hashing on its own bounded set of threads (API.md §2).
+//! Password hashing on its own bounded set of threads (docs/API.md §2).
 //!
 //! An Argon2id verification takes ~19 MiB and tens of milliseconds of one core. Run on
 //! Tokio's blocking pool, a flood of logins would take as many threads (and as much
@@ -93,6 +93,8 @@ impl HashPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // `tenantry_password_hash_queue`: from the wait for a worker to the hash's end.
+        let _queued = crate::metrics::PasswordHashQueued::enter();
         let permit = tokio::time::timeout(wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| AppError::Busy {
@@ -132,6 +134,10 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            crate::metrics::password_hash_queue() >= 1,
+            "the running hash is counted"
+        );
         let started = Instant::now();
         let refused = pool.run(|| ()).await;
         assert!(matches!(refused, Err(AppError::Busy { .. })), "{refused:?}");

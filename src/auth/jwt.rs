@@ -1,6 +1,6 @@
 //! JWT issue and verification: HS256 only, `exp` and `iat` required, 60 s leeway.
 //! An `iat` more than the leeway in the future, an `nbf` in the future and a tenant
-//! token living longer than 24 h are refused too (API.md §2).
+//! token living longer than 24 h are refused too (docs/API.md §2).
 //!
 //! Any failure (bad signature, other algorithm including `none`, expired, missing
 //! claims, unknown role, tenant role without `tenant_id`) is the same `401`: the client

@@ -2,7 +2,7 @@
 //! tenant's status and feature flags), so the hot path does not read them from the
 //! database on every request.
 //!
-//! API.md §2 allows at most 5 s of staleness *on other instances*; on this instance a
+//! docs/API.md §2 allows at most 5 s of staleness *on other instances*; on this instance a
 //! change must take effect at once. Every write that changes a user or a tenant
 //! therefore invalidates here, and a generation counter stops a load that raced with
 //! such a write from putting the stale value back.

@@ -1,4 +1,4 @@
-//! The private PostgreSQL cluster used when no `DATABASE_URL` is given (API.md §11).
+//! The private PostgreSQL cluster used when no `DATABASE_URL` is given (docs/API.md §11).
 //!
 //! Finds the machine's server binaries, runs `initdb` once (a cluster already in the
 //! data directory is reused), starts `postgres` on loopback with its own socket

@@ -1,5 +1,5 @@
 //! Maps Diesel errors to `AppError`, by constraint name where a constraint decides the
-//! answer (DESIGN.md "Errors"). Constraint names are spelled out in the migrations so
+//! answer. Constraint names are spelled out in the migrations so
 //! that this table stays stable.
 //!
 //! On Citus the violation happens on a worker, and the coordinator re-raises it with
@@ -66,7 +66,7 @@ impl From<DieselError> for AppError {
                         .message()
                         .contains("canceling statement due to statement timeout") =>
                     {
-                        return AppError::Timeout;
+                        return AppError::StatementTimeout(err.to_string());
                     }
                     _ => {}
                 }

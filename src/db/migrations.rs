@@ -1,7 +1,7 @@
 //! Embedded Diesel migrations, applied by `serve` at start and by `tenantry migrate`.
 //!
 //! After any migration run, the monthly `audit_logs` partitions for the current and
-//! the next two months are ensured (API.md §8), because months pass between deploys.
+//! the next two months are ensured (docs/API.md §8), because months pass between deploys.
 
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};

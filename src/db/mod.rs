@@ -42,12 +42,14 @@ where
     F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    let waiting = std::time::Instant::now();
     // Wait for a connection as a cheap future rather than as a parked blocking thread:
     // with more requests in flight than connections, the blocking pool would otherwise
     // fill with threads that only wait on the pool's condition variable.
     let permit = tokio::time::timeout(app.config.db_acquire_timeout, slots.clone().acquire_owned())
         .await
         .map_err(|_| {
+            crate::metrics::record_pool_wait(waiting.elapsed());
             crate::metrics::record_pool_timeout();
             AppError::DatabaseUnavailable("timed out waiting for a database connection".into())
         })?
@@ -57,7 +59,9 @@ where
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let _entered = span.enter();
-        let mut conn = pool::checkout(&pool)?;
+        let checkout = pool::checkout(&pool);
+        crate::metrics::record_pool_wait(waiting.elapsed());
+        let mut conn = checkout?;
         let result = f(&mut conn.pg);
         if matches!(result, Err(AppError::DatabaseUnavailable(_))) {
             conn.mark_lost();

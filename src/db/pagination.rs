@@ -1,4 +1,4 @@
-//! Keyset pagination shared by every list in the product (API.md §1 "lists").
+//! Keyset pagination shared by every list in the product (docs/API.md §1 "lists").
 //!
 //! A cursor is the last row's sort key and id, serialised as JSON, tagged with the name
 //! of the ordering it belongs to, signed with an HMAC (so a tampered or forged cursor is

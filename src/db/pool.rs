@@ -51,7 +51,7 @@ impl Conn {
 /// A connection idle for longer than this is checked (`SELECT 1`) before a request
 /// may use it. A PostgreSQL restart, or anything else that closed pooled connections,
 /// happens while they sit idle, and no restart is done in 100 ms: the check finds them
-/// before a client's statement does (API.md §11). Under load connections are reused
+/// before a client's statement does (docs/API.md §11). Under load connections are reused
 /// within milliseconds, so the hot path does not pay the extra round trip; at a few
 /// requests per second it costs one loopback round trip (tens of microseconds).
 pub const CHECK_IF_IDLE_FOR: Duration = Duration::from_millis(100);

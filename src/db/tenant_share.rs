@@ -1,4 +1,4 @@
-//! One tenant cannot take the whole pool (API.md §10): a tenant's requests hold at most
+//! One tenant cannot take the whole pool (docs/API.md §10): a tenant's requests hold at most
 //! `TENANT_POOL_SHARE` of the connections at once. Beyond that a tenant's requests wait
 //! for its own share, before they compete for the pool, so other tenants' requests
 //! never queue behind them.

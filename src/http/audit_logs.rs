@@ -1,6 +1,5 @@
-//! `GET /api/v1/audit-logs` (tenant admin), API.md §8.
+//! `GET /api/v1/audit-logs` (tenant admin), docs/API.md §8.
 
-use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -30,7 +29,7 @@ pub const MAX_FILTER_CHARS: usize = 100;
 #[into_params(parameter_in = Query)]
 pub struct AuditListQuery {
     pub action: Option<String>,
-    /// `info`, `warning`, `error` or `critical`.
+    #[param(value_type = Option<Severity>)]
     pub severity: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<Uuid>,
@@ -41,8 +40,6 @@ pub struct AuditListQuery {
     /// Exclusive, RFC 3339.
     #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub to: Option<DateTime<Utc>>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// The caller's tenant's audit log, newest first.
@@ -55,7 +52,7 @@ pub async fn list_audit_logs(
     ctx: TenantContext,
     AppQuery(q): AppQuery<AuditListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<AuditLog>>, AppError> {
+) -> Result<Page<AuditLog>, AppError> {
     ctx.require(Role::Admin)?;
     let mut c = Checks::new();
     c.choice(
@@ -87,11 +84,11 @@ pub async fn list_audit_logs(
         audit_logs::list(conn, ctx, &filter, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |a| (a.timestamp, a.id),
-    )))
+    ))
 }

@@ -50,8 +50,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// Any value is accepted; one that names no tenant is `401 invalid_credentials`.
+    #[schema(max_length = 50)]
     pub tenant_code: String,
+    #[schema(max_length = 254)]
     pub email: String,
+    #[schema(max_length = 128)]
     pub password: String,
 }
 

@@ -1,8 +1,9 @@
-//! `/api/v1/budgets` (API.md §6). Gated by the `expenses` feature.
+//! `/api/v1/budgets` (docs/API.md §6). Gated by the `expenses` feature.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -15,6 +16,7 @@ use crate::db::locking::Expected;
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::non_null;
 use crate::http::preconditions::{IfMatchHeader, etag_header};
 use crate::models::budget::{Budget, Category};
@@ -35,9 +37,10 @@ const CURSOR_TAG: &str = "budgets";
 pub struct CreateBudgetRequest {
     pub category: Category,
     /// `YYYY-MM`.
-    #[schema(value_type = String, example = "2026-11")]
+    #[schema(value_type = String, example = "2026-11", pattern = "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Period,
     /// Greater than 0.
+    #[schema(minimum = 1)]
     pub amount_cents: i64,
 }
 
@@ -52,38 +55,50 @@ pub struct CreateBudgetRequest {
 pub async fn create_budget(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppJson(body): AppJson<CreateBudgetRequest>,
-) -> Result<(StatusCode, HeaderMap, Json<Budget>), AppError> {
+) -> Result<Response, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let mut c = Checks::new();
     c.range("amount_cents", body.amount_cents, 1, i64::MAX);
     c.finish()?;
-    let budget = db::write_for(&app, &ctx, move |conn, ctx| {
-        budgets::create(
-            conn,
-            ctx,
-            body.category,
-            body.period.first_day(),
-            body.amount_cents,
-        )
-    })
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: Some(|r: &Budget| r.version),
+        },
+        move |conn, ctx| {
+            budgets::create(
+                conn,
+                ctx,
+                body.category,
+                body.period.first_day(),
+                body.amount_cents,
+            )
+        },
+    )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        etag_header(budget.version),
-        Json(budget),
-    ))
+    Ok(outcome.respond(|budget: Budget| {
+        (
+            StatusCode::CREATED,
+            etag_header(budget.version),
+            Json(budget),
+        )
+            .into_response()
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BudgetListQuery {
     /// `YYYY-MM`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<Period>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Lists budgets, newest first (any role).
@@ -93,7 +108,7 @@ pub async fn list_budgets(
     ctx: TenantContext,
     AppQuery(q): AppQuery<BudgetListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Budget>>, AppError> {
+) -> Result<Page<Budget>, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let mut c = Checks::new();
     let category = c.choice(
@@ -110,16 +125,16 @@ pub async fn list_budgets(
         budgets::list(conn, ctx, period, category, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |b| (b.created_at, b.id),
-    )))
+    ))
 }
 
-/// One budget (any role). Not in API.md v1; added so a client can read the version it
+/// One budget (any role). Not in docs/API.md v1; added so a client can read the version it
 /// must send to PATCH.
 #[utoipa::path(
     get, path = "/api/v1/budgets/{id}", tag = "expenses", params(("id" = Uuid, Path)),
@@ -140,7 +155,9 @@ pub async fn get_budget(
 pub struct UpdateBudgetRequest {
     /// The version being changed; or send `If-Match`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
+    #[schema(minimum = 1)]
     pub amount_cents: i64,
 }
 

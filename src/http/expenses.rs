@@ -1,9 +1,10 @@
-//! `/api/v1/expenses` and its workflow actions (API.md §6). Gated by the `expenses`
+//! `/api/v1/expenses` and its workflow actions (docs/API.md §6). Gated by the `expenses`
 //! feature. Members see and act on their own expenses only.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -17,6 +18,7 @@ use crate::db::locking::Expected;
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::non_null;
 use crate::http::preconditions::{IfMatchHeader, etag_header};
 use crate::models::budget::Category;
@@ -69,11 +71,18 @@ fn check_fields(
 pub struct CreateExpenseRequest {
     pub category: Category,
     /// 1..=100000000 minor units.
+    #[schema(minimum = 1, maximum = 100000000)]
     pub amount_cents: i64,
     /// ISO 4217, default `USD`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
-    /// 1..=1000 characters.
+    /// 1..=1000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub description: String,
     /// `YYYY-MM-DD`, not in the future.
     #[serde(deserialize_with = "crate::validate::year_bounded")]
@@ -85,8 +94,9 @@ pub struct CreateExpenseRequest {
 pub async fn create_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppJson(body): AppJson<CreateExpenseRequest>,
-) -> Result<(StatusCode, HeaderMap, Json<Expense>), AppError> {
+) -> Result<Response, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let mut c = Checks::new();
     check_fields(
@@ -104,29 +114,38 @@ pub async fn create_expense(
         description: body.description,
         incurred_on: body.incurred_on,
     };
-    let expense = db::write_for(&app, &ctx, move |conn, ctx| {
-        expenses::create(conn, ctx, new)
-    })
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: Some(|r: &Expense| r.version),
+        },
+        move |conn, ctx| expenses::create(conn, ctx, new),
+    )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        etag_header(expense.version),
-        Json(expense),
-    ))
+    Ok(outcome.respond(|expense: Expense| {
+        (
+            StatusCode::CREATED,
+            etag_header(expense.version),
+            Json(expense),
+        )
+            .into_response()
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExpenseListQuery {
-    /// `draft`, `submitted`, `approved` or `rejected`.
+    #[param(value_type = Option<ExpenseStatus>)]
     pub status: Option<String>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
     pub submitter_id: Option<Uuid>,
     /// `YYYY-MM`: the month of `incurred_on`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<Period>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Lists expenses, newest first: all of them for admins and viewers, a member's own.
@@ -136,7 +155,7 @@ pub async fn list_expenses(
     ctx: TenantContext,
     AppQuery(q): AppQuery<ExpenseListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Expense>>, AppError> {
+) -> Result<Page<Expense>, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let mut c = Checks::new();
     let status = c.choice(
@@ -164,13 +183,13 @@ pub async fn list_expenses(
         expenses::list(conn, ctx, &filter, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |e| (e.created_at, e.id),
-    )))
+    ))
 }
 
 /// One expense the caller may see.
@@ -192,16 +211,23 @@ pub async fn get_expense(
 #[serde(deny_unknown_fields)]
 pub struct UpdateExpenseRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Category)]
     pub category: Option<Category>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i64, minimum = 1, maximum = 100000000)]
     pub amount_cents: Option<i64>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub description: Option<String>,
+    /// `YYYY-MM-DD`, not in the future.
     #[serde(default, deserialize_with = "crate::validate::year_bounded_non_null")]
+    #[schema(value_type = NaiveDate)]
     pub incurred_on: Option<NaiveDate>,
 }
 
@@ -262,6 +288,7 @@ pub async fn update_expense(
 pub struct VersionBody {
     /// The version acted on; or send `If-Match`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
 }
 
@@ -278,19 +305,26 @@ pub struct VersionBody {
 pub async fn submit_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
-) -> Result<Versioned, AppError> {
-    // Viewers only read (API.md §2), even an expense they drafted before a demotion.
+) -> Result<Response, AppError> {
+    // Viewers only read (docs/API.md §2), even an expense they drafted before a demotion.
     ctx.require_feature_role(Feature::Expenses, Role::Member)?;
     let expected = Expected::from_parts(body.version, if_match)?;
-    Ok(versioned(
-        db::write_for(&app, &ctx, move |conn, ctx| {
-            expenses::submit(conn, ctx, id, expected)
-        })
-        .await?,
-    ))
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::OK,
+            version: Some(|r: &Expense| r.version),
+        },
+        move |conn, ctx| expenses::submit(conn, ctx, id, expected),
+    )
+    .await?;
+    Ok(outcome.respond(|e| versioned(e).into_response()))
 }
 
 /// submitted → approved (admin, not the submitter), debiting the budget of the
@@ -307,25 +341,39 @@ pub async fn submit_expense(
 pub async fn approve_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<VersionBody>,
-) -> Result<Versioned, AppError> {
+) -> Result<Response, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let expected = Expected::from_parts(body.version, if_match)?;
-    let e = db::write_for_retrying(&app, &ctx, move |conn, ctx| {
-        expenses::approve(conn, ctx, id, expected)
-    })
+    let outcome = idempotency::write_retrying(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::OK,
+            version: Some(|r: &Expense| r.version),
+        },
+        move |conn, ctx| expenses::approve(conn, ctx, id, expected),
+    )
     .await?;
-    Ok(versioned(e))
+    Ok(outcome.respond(|e| versioned(e).into_response()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
-    /// 1..=1000 characters.
+    /// 1..=1000 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub reason: String,
 }
 
@@ -342,22 +390,29 @@ pub struct RejectBody {
 pub async fn reject_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<RejectBody>,
-) -> Result<Versioned, AppError> {
+) -> Result<Response, AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let mut c = Checks::new();
     c.text("reason", &body.reason, 1000);
     c.finish()?;
     let expected = Expected::from_parts(body.version, if_match)?;
     let reason = body.reason;
-    Ok(versioned(
-        db::write_for(&app, &ctx, move |conn, ctx| {
-            expenses::reject(conn, ctx, id, expected, reason)
-        })
-        .await?,
-    ))
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::OK,
+            version: Some(|r: &Expense| r.version),
+        },
+        move |conn, ctx| expenses::reject(conn, ctx, id, expected, reason),
+    )
+    .await?;
+    Ok(outcome.respond(|e| versioned(e).into_response()))
 }
 
 /// Deletes a draft (its submitter); an `If-Match`, when sent, must match.

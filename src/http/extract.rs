@@ -1,5 +1,5 @@
 //! Extractors that parse requests at the boundary and turn every framework rejection
-//! into the contract's problem codes (API.md §1):
+//! into the contract's problem codes (docs/API.md §1):
 //!
 //! * [`AppJson`]: `415` without `Content-Type: application/json`, `413` over 1 MiB,
 //!   `400 malformed_json` for bad syntax, `422 validation_failed` naming the field for
@@ -95,8 +95,13 @@ fn is_json(value: Option<&axum::http::HeaderValue>) -> bool {
 
 /// Parses a body: syntax first (`400`), then NUL characters and the target type (`422`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let value: Value =
+    let mut value: Value =
         serde_json::from_slice(bytes).map_err(|e| AppError::MalformedJson(e.to_string()))?;
+    // serde would also read a struct from an array of its fields in order.
+    if !value.is_object() {
+        return Err(AppError::invalid("body", "must be a JSON object"));
+    }
+    integral_numbers(&mut value);
     if let Some(field) = find_nul(&value, String::new()) {
         return Err(AppError::invalid(
             field_or_body(field),
@@ -108,6 +113,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let message = e.inner().to_string();
         AppError::Validation(vec![describe(&path, &message)])
     })
+}
+
+/// JSON Schema (and so the OpenAPI document) counts `5.0` and `5e0` as the integer 5, but
+/// serde reads them as floats and would refuse them for an integer field. Every number
+/// with no fractional part that fits an `i64` is turned into that integer first; no
+/// request field of this API is a float.
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                // `as` saturates, so the round trip also rejects values beyond i64.
+                if f.fract() == 0.0 && (f as i64) as f64 == f && f.abs() < 9.2e18 {
+                    *value = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// The path of the first string (or key) containing U+0000.

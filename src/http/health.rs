@@ -59,14 +59,17 @@ pub fn pool_snapshot(app: &AppState) -> PoolSnapshot {
     }
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. `tenantry_db_up` comes from a `SELECT 1` made for the
+/// scrape (bounded like every checkout), so a database that went down while the server
+/// was idle is seen at the next scrape, not at the next request.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn prometheus(State(app): State<AppState>) -> impl IntoResponse {
+    let db_up = ready(State(app.clone())).await.is_ok();
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics::render(pool_snapshot(&app)),
+        metrics::render(pool_snapshot(&app), db_up),
     )
 }

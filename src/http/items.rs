@@ -1,4 +1,4 @@
-//! `/api/v1/items`: items and full-text search (API.md §7), behind the `items` feature.
+//! `/api/v1/items`: items and full-text search (docs/API.md §7), behind the `items` feature.
 //!
 //! Who may do what: every tenant role reads; members and admins create (the caller
 //! becomes the owner); only the owner or a tenant admin may change or delete an item
@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -18,6 +19,7 @@ use crate::auth::{Feature, Role, TenantContext};
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::{non_null, nullable};
 use crate::models::item::{Item, ItemChanges};
 use crate::repos::items::{self, ItemKey, SearchKey};
@@ -55,9 +57,15 @@ fn check_description(c: &mut Checks, description: Option<&str>) {
 #[serde(deny_unknown_fields)]
 pub struct CreateItemRequest {
     /// 1..=255 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: String,
     /// At most 10000 characters; `null` or absent for none.
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
 }
 
@@ -69,19 +77,27 @@ pub struct CreateItemRequest {
 pub async fn create_item(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppJson(body): AppJson<CreateItemRequest>,
-) -> Result<(StatusCode, Json<Item>), AppError> {
+) -> Result<Response, AppError> {
     require_items(&ctx)?;
     ctx.require(Role::Member)?;
     let mut c = Checks::new();
     c.text("title", &body.title, TITLE_MAX);
     check_description(&mut c, body.description.as_deref());
     c.finish()?;
-    let item = db::write_for(&app, &ctx, move |conn, ctx| {
-        items::create(conn, ctx, body.title, body.description)
-    })
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: None,
+        },
+        move |conn, ctx| items::create(conn, ctx, body.title, body.description),
+    )
     .await?;
-    Ok((StatusCode::CREATED, Json(item)))
+    Ok(outcome.respond(|item: Item| (StatusCode::CREATED, Json(item)).into_response()))
 }
 
 /// Longest search text `q`.
@@ -98,8 +114,6 @@ pub struct ItemListQuery {
     pub q: Option<String>,
     /// Only items owned by this user.
     pub owner_id: Option<Uuid>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Lists the tenant's items, newest first, or searches them with `q` (any role).
@@ -112,7 +126,7 @@ pub async fn list_items(
     ctx: TenantContext,
     AppQuery(query): AppQuery<ItemListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Item>>, AppError> {
+) -> Result<Page<Item>, AppError> {
     require_items(&ctx)?;
     let owner_id = query.owner_id;
     let limit = page.fetch_limit();
@@ -122,13 +136,13 @@ pub async fn list_items(
             items::list(conn, ctx, owner_id, after, limit)
         })
         .await?;
-        return Ok(Json(Page::from_rows(
+        return Ok(Page::from_rows(
             rows,
             &page,
             &app.cursors,
             CURSOR_TAG,
             |i| (i.created_at, i.id),
-        )));
+        ));
     };
     // A search term costs parsing and matching in proportion to its length; no real
     // search needs more than this. (U+0000 was refused with the query string.)
@@ -147,7 +161,7 @@ pub async fn list_items(
     let page = Page::from_rows(rows, &page, &app.cursors, &tag, |(i, rank)| {
         (*rank, i.created_at, i.id)
     });
-    Ok(Json(page.map(|(item, _)| item)))
+    Ok(page.map(|(item, _)| item))
 }
 
 /// One item (any role).
@@ -170,10 +184,11 @@ pub async fn get_item(
 #[serde(deny_unknown_fields)]
 pub struct UpdateItemRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
 }
 

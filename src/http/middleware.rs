@@ -4,9 +4,9 @@
 //!    too large (`414`/`431`) are answered here, complete, before anything records the
 //!    request: no log line, no metric, nothing that grows with made-up values.
 //! 1. [`request_context`]: request id (kept from `x-request-id` or made), the request's
-//!    tracing span (method, route, request id, tenant id filled in by the auth
-//!    extractor), the one log line per request, the request metrics, and the
-//!    `x-request-id` response header.
+//!    tracing span (method, route, request id, trace and span id from `traceparent` or
+//!    new, tenant id filled in by the auth extractor), the one log line per request, the
+//!    request metrics, and the `x-request-id` and `traceparent` response headers.
 //! 2. [`security_headers`]: the four headers every response carries.
 //! 3. [`finalize_problem`]: every 4xx/5xx becomes `application/problem+json` with the
 //!    request id, including the framework's own rejections (unknown route, wrong method,
@@ -26,6 +26,7 @@ use tracing::Instrument;
 use crate::app::AppState;
 use crate::error::{AppError, PROBLEM_JSON, ProblemExtension};
 use crate::request_id::{self, RequestId};
+use crate::telemetry::trace_context;
 
 /// Longest request target (path and query) the router accepts, in bytes. hyper itself
 /// closes connections whose URI exceeds 64 KiB; below that the answer is ours.
@@ -98,18 +99,26 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let request_id =
         RequestId::from_incoming(req.headers().get(request_id::HEADER).map(|v| v.as_bytes()));
     req.extensions_mut().insert(request_id.clone());
+    let in_flight = crate::metrics::InFlight::start();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "<unmatched>".to_string(), |p| p.as_str().to_string());
+    // `MatchedPath` is a shared string: cloning it does not allocate.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("<unmatched>", MatchedPath::as_str);
+    let trace = crate::telemetry::RequestTrace::begin(
+        req.headers()
+            .get(trace_context::HEADER)
+            .map(HeaderValue::as_bytes),
+    );
     let span = tracing::info_span!(
         "request",
         method = %method,
         route = %route,
         request_id = %request_id.0,
+        trace_id = trace.trace_id_field(),
+        span_id = trace.span_id_field(),
         tenant_id = tracing::field::Empty,
     );
+    let trace = trace.attach(&span);
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
@@ -118,8 +127,16 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
             .headers_mut()
             .insert(HeaderName::from_static(request_id::HEADER), value);
     }
+    response.headers_mut().insert(
+        HeaderName::from_static(trace_context::HEADER),
+        trace.header_value(),
+    );
     let status = response.status().as_u16();
-    crate::metrics::record_request(method.as_str(), &route, status, elapsed);
+    if crate::telemetry::otlp::enabled() {
+        crate::telemetry::otlp::finish(&span, status);
+    }
+    crate::metrics::record_request(&method, route, status, elapsed);
+    drop(in_flight);
     span.in_scope(|| {
         tracing::info!(
             status,
@@ -130,7 +147,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// The security headers of API.md §10, on every response, and `Cache-Control:
+/// The security headers of docs/API.md §10, on every response, and `Cache-Control:
 /// no-store` on every `/api` response (tenant data must not sit in any cache).
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
@@ -150,15 +167,18 @@ fn add_security_headers(h: &mut axum::http::HeaderMap) {
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    // The /docs page sets a policy of its own (`http::docs_page`); everything else gets this.
+    if !h.contains_key("content-security-policy") {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
 }
 
 /// Marks an error response whose body is deliberately not a problem document, so
 /// [`finalize_problem`] leaves it alone: `GET /utils/db/health` answers `503` in its own
-/// shape (API.md §10).
+/// shape (docs/API.md §10).
 #[derive(Debug, Clone, Copy)]
 pub struct KeepBody;
 

@@ -7,10 +7,13 @@
 pub mod audit_logs;
 pub mod auth;
 pub mod budgets;
+pub mod conventions;
 pub mod docs;
+pub mod docs_page;
 pub mod expenses;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod items;
 pub mod middleware;
 pub mod openapi;
@@ -26,7 +29,8 @@ pub mod utils_db;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::{Json, Router, middleware as mw};
+use axum::{Router, middleware as mw};
+use tower::util::option_layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -52,32 +56,57 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(utils_db::routes())
 }
 
-/// The complete OpenAPI document.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
+/// The complete OpenAPI document, as served at `/openapi.json`.
+pub fn openapi_document() -> serde_json::Value {
     let (_, api) = api_routes().split_for_parts();
     openapi::finish(api)
+}
+
+/// The document as `docs/openapi.json` holds it: pretty-printed, keys in the order utoipa
+/// emits them, no trailing newline (the CLI adds one).
+pub fn openapi_json_pretty() -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(&openapi_document())
 }
 
 /// Builds the application: routes, fallback, middleware, state.
 pub fn router(app: AppState) -> Router {
     let (routes, api) = api_routes().split_for_parts();
-    let document = std::sync::Arc::new(openapi::finish(api));
+    let routes = if app.config.docs_enabled {
+        routes.merge(docs_page::routes())
+    } else {
+        routes
+    };
+    // Serialized once: the document is the same for every request.
+    let document =
+        bytes::Bytes::from(serde_json::to_vec(&openapi::finish(api)).unwrap_or_default());
     routes
         .route(
             "/openapi.json",
-            get(move || async move { Json(document.as_ref().clone()) }),
+            get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    document.clone(),
+                )
+            }),
         )
         .fallback(|| async { AppError::RouteNotFound })
         // Innermost first: each layer wraps everything added before it.
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(mw::from_fn(idempotency::fingerprint))
+        .layer(mw::from_fn(conventions::conventions))
         .layer(mw::from_fn_with_state(
             app.clone(),
             middleware::request_timeout,
         ))
         .layer(CatchPanicLayer::new())
         .layer(mw::from_fn(middleware::finalize_problem))
+        .layer(option_layer(conventions::cors(
+            &app.config.cors_allowed_origins,
+        )))
+        .layer(mw::from_fn(conventions::preflight_no_content))
         .layer(mw::from_fn(middleware::security_headers))
         .layer(mw::from_fn(middleware::request_context))
+        .layer(conventions::compression())
         .layer(mw::from_fn(middleware::refuse_early))
         .with_state(app)
 }

@@ -1,8 +1,9 @@
-//! `/api/v1/projects` (API.md §5).
+//! `/api/v1/projects` (docs/API.md §5).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +15,7 @@ use crate::auth::{Role, TenantContext};
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::{non_null, nullable};
 use crate::models::project::{Project, ProjectChanges};
 use crate::models::user::User;
@@ -40,8 +42,15 @@ fn check(c: &mut Checks, name: Option<&str>, description: Option<&str>) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
+    /// 1..=255 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// A user of the caller's tenant.
     #[serde(default)]
@@ -59,17 +68,25 @@ pub struct CreateProjectRequest {
 pub async fn create_project(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppJson(body): AppJson<CreateProjectRequest>,
-) -> Result<(StatusCode, Json<Project>), AppError> {
+) -> Result<Response, AppError> {
     ctx.require(Role::Member)?;
     let mut c = Checks::new();
     check(&mut c, Some(&body.name), body.description.as_deref());
     c.finish()?;
-    let project = db::write_for(&app, &ctx, move |conn, ctx| {
-        projects::create(conn, ctx, body.name, body.description, body.owner_id)
-    })
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: None,
+        },
+        move |conn, ctx| projects::create(conn, ctx, body.name, body.description, body.owner_id),
+    )
     .await?;
-    Ok((StatusCode::CREATED, Json(project)))
+    Ok(outcome.respond(|project: Project| (StatusCode::CREATED, Json(project)).into_response()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -77,9 +94,8 @@ pub async fn create_project(
 pub struct ProjectListQuery {
     pub owner_id: Option<Uuid>,
     /// Comma-separated: `owner`, `task_counts`.
+    #[param(pattern = "^(owner|task_counts)?(,(owner|task_counts)?)*$")]
     pub include: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// A project in a list, with what `include` asked for.
@@ -97,12 +113,7 @@ pub struct ProjectListItem {
 
 fn parse_include(raw: Option<&str>) -> Result<Include, AppError> {
     let mut include = Include::default();
-    for part in raw
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
+    for part in raw.unwrap_or("").split(',').filter(|p| !p.is_empty()) {
         match part {
             "owner" => include.owner = true,
             "task_counts" => include.task_counts = true,
@@ -127,7 +138,7 @@ pub async fn list_projects(
     ctx: TenantContext,
     AppQuery(q): AppQuery<ProjectListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<ProjectListItem>>, AppError> {
+) -> Result<Page<ProjectListItem>, AppError> {
     let include = parse_include(q.include.as_deref())?;
     let after: Option<ProjectKey> = page.after(&app.cursors, CURSOR_TAG)?;
     let (owner_id, limit) = (q.owner_id, page.fetch_limit());
@@ -138,11 +149,11 @@ pub async fn list_projects(
     let page = Page::from_rows(rows, &page, &app.cursors, CURSOR_TAG, |r: &ProjectRow| {
         (r.project.created_at, r.project.id)
     });
-    Ok(Json(page.map(|r| ProjectListItem {
+    Ok(page.map(|r| ProjectListItem {
         project: r.project,
         owner: include.owner.then_some(r.owner),
         task_counts: r.task_counts,
-    })))
+    }))
 }
 
 /// One project.
@@ -164,10 +175,11 @@ pub async fn get_project(
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

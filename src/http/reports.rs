@@ -1,4 +1,4 @@
-//! `GET /api/v1/reports/expenses` (admin), API.md §6.
+//! `GET /api/v1/reports/expenses` (admin), docs/API.md §6.
 
 use axum::Json;
 use axum::extract::State;
@@ -23,9 +23,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// `YYYY-MM`, the month of `incurred_on`; default the current UTC month.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<Period>,
     /// `category` (default) or `submitter`.
+    #[param(schema_with = crate::http::docs::group_by)]
     pub group_by: Option<String>,
     /// Only groups whose total is at least this.
     pub min_total_cents: Option<i64>,
@@ -51,14 +52,9 @@ pub async fn expense_report(
     ctx.require_feature(Feature::Expenses)?;
     ctx.require(Role::Admin)?;
     let group_by = match q.group_by.as_deref() {
-        None | Some("category") => GroupBy::Category,
-        Some("submitter") => GroupBy::Submitter,
-        Some(_) => {
-            return Err(AppError::invalid(
-                "group_by",
-                "must be category or submitter",
-            ));
-        }
+        None => GroupBy::Category,
+        Some(raw) => GroupBy::parse(raw)
+            .ok_or_else(|| AppError::invalid("group_by", "must be category or submitter"))?,
     };
     let period = q
         .period

@@ -1,9 +1,10 @@
-//! Tasks: `/api/v1/projects/{id}/tasks` and `/api/v1/tasks` (API.md §5), with
+//! Tasks: `/api/v1/projects/{id}/tasks` and `/api/v1/tasks` (docs/API.md §5), with
 //! optimistic locking by body `version` (409) or `If-Match` (412), and `ETag`s.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +19,7 @@ use crate::db::pagination::{Page, PageRequest};
 use crate::db::{self};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::{non_null, nullable};
 use crate::http::preconditions::{IfMatchHeader, etag_header};
 use crate::models::task::{Task, TaskChanges, TaskStatus};
@@ -52,11 +54,19 @@ fn check_fields(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
+    /// 1..=255 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// 0..=10, default 0.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 0, maximum = 10)]
     pub priority: Option<i32>,
     #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub due_at: Option<DateTime<Utc>>,
@@ -65,6 +75,7 @@ pub struct CreateTaskRequest {
     pub assignee_id: Option<Uuid>,
     /// Default `pending`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = TaskStatus)]
     pub status: Option<TaskStatus>,
 }
 
@@ -80,9 +91,10 @@ pub struct CreateTaskRequest {
 pub async fn create_task(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppPath(project_id): AppPath<Uuid>,
     AppJson(body): AppJson<CreateTaskRequest>,
-) -> Result<(StatusCode, HeaderMap, Json<Task>), AppError> {
+) -> Result<Response, AppError> {
     ctx.require(Role::Member)?;
     let mut c = Checks::new();
     check_fields(
@@ -100,20 +112,30 @@ pub async fn create_task(
         due_at: body.due_at,
         assignee_id: body.assignee_id,
     };
-    let task = db::write_for(&app, &ctx, move |conn, ctx| {
-        tasks::create(conn, ctx, project_id, new)
-    })
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: Some(|r: &Task| r.version),
+        },
+        move |conn, ctx| tasks::create(conn, ctx, project_id, new),
+    )
     .await?;
-    Ok((StatusCode::CREATED, etag_header(task.version), Json(task)))
+    Ok(outcome.respond(|task: Task| {
+        (StatusCode::CREATED, etag_header(task.version), Json(task)).into_response()
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     pub project_id: Option<Uuid>,
-    /// `pending`, `in_progress` or `completed`.
+    #[param(value_type = Option<TaskStatus>)]
     pub status: Option<String>,
     pub assignee_id: Option<Uuid>,
+    #[param(minimum = 0, maximum = 10)]
     pub priority_gte: Option<i32>,
     /// Exclusive, RFC 3339.
     #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
@@ -122,9 +144,8 @@ pub struct TaskListQuery {
     #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub due_after: Option<DateTime<Utc>>,
     /// `-created_at` (default), `created_at`, `due_at` (no due date last), `-priority`.
+    #[param(schema_with = crate::http::docs::task_sort)]
     pub sort: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 impl TaskListQuery {
@@ -206,7 +227,7 @@ pub async fn list_tasks(
     ctx: TenantContext,
     AppQuery(q): AppQuery<TaskListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Task>>, AppError> {
+) -> Result<Page<Task>, AppError> {
     let (filter, sort) = q.parse()?;
     let after = decode_after(&app, &page, sort)?;
     let limit = page.fetch_limit();
@@ -214,7 +235,7 @@ pub async fn list_tasks(
         tasks::list(conn, ctx, &filter, sort, after, limit)
     })
     .await?;
-    Ok(Json(to_page(&app, rows, &page, sort)))
+    Ok(to_page(&app, rows, &page, sort))
 }
 
 /// Lists one project's tasks; `404` when the project does not exist.
@@ -229,7 +250,7 @@ pub async fn list_project_tasks(
     AppPath(project_id): AppPath<Uuid>,
     AppQuery(q): AppQuery<TaskListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Task>>, AppError> {
+) -> Result<Page<Task>, AppError> {
     let (mut filter, sort) = q.parse()?;
     filter.project_id = Some(project_id);
     let after = decode_after(&app, &page, sort)?;
@@ -243,7 +264,7 @@ pub async fn list_project_tasks(
         Ok(rows)
     })
     .await?;
-    Ok(Json(to_page(&app, rows, &page, sort)))
+    Ok(to_page(&app, rows, &page, sort))
 }
 
 /// One task, with `ETag: "<version>"`.
@@ -265,16 +286,20 @@ pub async fn get_task(
 pub struct UpdateTaskRequest {
     /// The version being changed; or send `If-Match: "<version>"` instead.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub version: Option<i32>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = TaskStatus)]
     pub status: Option<TaskStatus>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 0, maximum = 10)]
     pub priority: Option<i32>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "crate::validate::year_bounded_nullable")]

@@ -1,7 +1,6 @@
 //! `GET /api/v1/tenant/metrics` (tenant admin): the caller's tenant's daily figures
-//! (API.md §3, §9).
+//! (docs/API.md §3, §9).
 
-use axum::Json;
 use axum::extract::State;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::Deserialize;
@@ -22,7 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 const CURSOR_TAG: &str = "tenant_metrics";
-/// The first day any date may name (API.md §1).
+/// The first day any date may name (docs/API.md §1).
 const FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
     Some(day) => day,
     None => NaiveDate::MIN,
@@ -42,8 +41,6 @@ pub struct MetricsQuery {
     #[param(value_type = Option<String>, format = Date)]
     #[serde(default, deserialize_with = "crate::validate::year_bounded_opt")]
     pub to: Option<NaiveDate>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// The range asked for, with the defaults filled in; `from > to` is `422`.
@@ -78,7 +75,7 @@ pub async fn list_tenant_metrics(
     ctx: TenantContext,
     AppQuery(q): AppQuery<MetricsQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<TenantMetrics>>, AppError> {
+) -> Result<Page<TenantMetrics>, AppError> {
     ctx.require(Role::Admin)?;
     let (from, to) = date_range(q.from, q.to, Utc::now().date_naive())?;
     let after: Option<MetricsKey> = page.after(&app.cursors, CURSOR_TAG)?;
@@ -87,13 +84,13 @@ pub async fn list_tenant_metrics(
         tenant_metrics::list(conn, ctx, from, to, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |m| m.date,
-    )))
+    ))
 }
 
 #[cfg(test)]

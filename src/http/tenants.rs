@@ -1,5 +1,5 @@
 //! `/api/v1/tenants` (platform admins) and `/api/v1/tenant` (the caller's own tenant),
-//! API.md §3. Platform-admin changes go to the server log, not to a tenant's audit log.
+//! docs/API.md §3. Platform-admin changes go to the server log, not to a tenant's audit log.
 
 use std::collections::BTreeMap;
 
@@ -36,29 +36,68 @@ const CURSOR_TAG: &str = "tenants";
 const DEFAULT_MAX_USERS: i32 = 100;
 const DEFAULT_MAX_STORAGE_GB: i32 = 10;
 
+/// The documented shape of `features_enabled` in requests: the server reads it as a map
+/// and refuses unknown feature names (`422`), which `additionalProperties: false` states.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FeatureFlags {
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub expenses: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub items: Option<bool>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAdminRequest {
+    #[schema(
+        max_length = 254,
+        pattern = "^[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]+@[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f.][^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f.]$"
+    )]
     pub email: String,
+    /// 1..=100 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub username: String,
+    /// 10..=128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
+    /// 1..=255 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: String,
-    /// `^[a-z0-9][a-z0-9-]{0,49}$`, unique.
+    /// Unique.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,49}$")]
     pub code: String,
+    /// Default 100.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub max_users: Option<i32>,
+    /// Default 10.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub max_storage_gb: Option<i32>,
-    /// Feature → enabled; features: `expenses`, `items`.
+    /// Feature → enabled; features: `expenses`, `items` (both on by default).
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = FeatureFlags)]
     pub features_enabled: Option<BTreeMap<String, bool>>,
     /// When given, the tenant's first admin is created in the same transaction.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = NewAdminRequest)]
     pub admin: Option<NewAdminRequest>,
 }
 
@@ -172,10 +211,8 @@ pub async fn create_tenant(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TenantListQuery {
-    /// `active`, `suspended` or `archived`.
+    #[param(value_type = Option<TenantStatus>)]
     pub status: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 fn parse_status(s: &str) -> Result<TenantStatus, AppError> {
@@ -193,7 +230,7 @@ pub async fn list_tenants(
     _admin: PlatformAdmin,
     AppQuery(q): AppQuery<TenantListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<Tenant>>, AppError> {
+) -> Result<Page<Tenant>, AppError> {
     let status = q.status.as_deref().map(parse_status).transpose()?;
     let after: Option<TenantKey> = page.after(&app.cursors, CURSOR_TAG)?;
     let limit = page.fetch_limit();
@@ -201,13 +238,13 @@ pub async fn list_tenants(
         tenants::list(conn, status.map(|s| s.as_str()), after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |t| (t.created_at, t.id),
-    )))
+    ))
 }
 
 /// One tenant (platform admin).
@@ -229,15 +266,20 @@ pub async fn get_tenant(
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenantRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 255, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = TenantStatus)]
     pub status: Option<TenantStatus>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub max_users: Option<i32>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = i32, minimum = 1)]
     pub max_storage_gb: Option<i32>,
     /// Merged into the current flags: features not named keep their value.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = FeatureFlags)]
     pub features_enabled: Option<BTreeMap<String, bool>>,
 }
 

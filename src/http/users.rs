@@ -1,8 +1,9 @@
-//! `/api/v1/users`: tenant users (API.md §4).
+//! `/api/v1/users`: tenant users (docs/API.md §4).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +15,7 @@ use crate::auth::{Role, TenantContext, password};
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::non_null;
 use crate::models::user::{User, UserChanges};
 use crate::repos::users::{self, CreateUser, UserFilter, UserKey};
@@ -31,11 +33,24 @@ const CURSOR_TAG: &str = "users";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(
+        max_length = 254,
+        pattern = "^[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]+@[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f.][^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]*[^@\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f.]$"
+    )]
     pub email: String,
+    /// 1..=100 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub username: String,
+    /// 10..=128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
     /// Defaults to `member`.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Role)]
     pub role: Option<Role>,
 }
 
@@ -69,8 +84,9 @@ pub async fn hash_password(app: &crate::app::App, password: String) -> Result<St
 pub async fn create_user(
     State(app): State<AppState>,
     ctx: TenantContext,
+    key: Idempotency,
     AppJson(body): AppJson<CreateUserRequest>,
-) -> Result<(StatusCode, Json<User>), AppError> {
+) -> Result<Response, AppError> {
     ctx.require(Role::Admin)?;
     let mut c = Checks::new();
     c.email("email", &body.email);
@@ -84,18 +100,26 @@ pub async fn create_user(
         password_hash,
         role: body.role.unwrap_or(Role::Member),
     };
-    let user = db::write_for(&app, &ctx, move |conn, ctx| users::create(conn, ctx, new)).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    let outcome = idempotency::write(
+        &app,
+        &ctx,
+        key,
+        Answer {
+            status: StatusCode::CREATED,
+            version: None,
+        },
+        move |conn, ctx| users::create(conn, ctx, new),
+    )
+    .await?;
+    Ok(outcome.respond(|user: User| (StatusCode::CREATED, Json(user)).into_response()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// `admin`, `member` or `viewer`.
+    #[param(value_type = Option<Role>)]
     pub role: Option<String>,
     pub is_active: Option<bool>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Lists the caller's tenant's users, newest first.
@@ -108,7 +132,7 @@ pub async fn list_users(
     ctx: TenantContext,
     AppQuery(q): AppQuery<UserListQuery>,
     PageParams(page): PageParams,
-) -> Result<Json<Page<User>>, AppError> {
+) -> Result<Page<User>, AppError> {
     let mut c = Checks::new();
     let role = c.choice(
         "role",
@@ -127,13 +151,13 @@ pub async fn list_users(
         users::list(conn, ctx, &filter, after, limit)
     })
     .await?;
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         &page,
         &app.cursors,
         CURSOR_TAG,
         |u| (u.created_at, u.id),
-    )))
+    ))
 }
 
 /// The calling user.
@@ -164,14 +188,18 @@ pub async fn get_user(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub username: Option<String>,
     /// Admins only.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Role)]
     pub role: Option<Role>,
     /// Admins only.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = bool)]
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, min_length = 10, max_length = 128)]
     pub password: Option<String>,
 }
 
@@ -217,7 +245,7 @@ pub async fn update_user(
         None => None,
     };
     // A new password or a deactivation revokes every token issued before this second
-    // (API.md §2). The server's clock, the one that stamps `iat`.
+    // (docs/API.md §2). The server's clock, the one that stamps `iat`.
     let revoke = password_hash.is_some() || body.is_active == Some(false);
     let changes = UserChanges {
         username: body.username,

@@ -1,4 +1,4 @@
-//! `/utils/db/*` (platform admins only, API.md §10): database health, statistics,
+//! `/utils/db/*` (platform admins only, docs/API.md §10): database health, statistics,
 //! maintenance and one tenant's footprint. The work itself lives in `ops/`.
 
 use std::time::Duration;
@@ -185,6 +185,7 @@ pub struct VacuumRequest {
     /// expenses, audit_logs, tenant_metrics`); absent: all of them that exist. Any other
     /// name is `422 validation_failed` and nothing runs.
     #[serde(default)]
+    #[schema(schema_with = crate::http::docs::own_table)]
     pub table: Option<String>,
     /// Also update planner statistics (default `true`).
     #[serde(default)]
@@ -222,6 +223,7 @@ pub async fn vacuum(
 pub struct ReindexRequest {
     /// As for vacuum: one of the project's tables, or absent for all that exist.
     #[serde(default)]
+    #[schema(schema_with = crate::http::docs::own_table)]
     pub table: Option<String>,
 }
 

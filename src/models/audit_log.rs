@@ -50,6 +50,7 @@ pub struct AuditLog {
     pub action: String,
     pub resource_type: String,
     pub resource_id: Option<Uuid>,
+    #[schema(value_type = Severity)]
     pub severity: String,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,

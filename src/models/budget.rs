@@ -51,7 +51,7 @@ impl Category {
 #[diesel(table_name = budgets, check_for_backend(diesel::pg::Pg))]
 pub struct Budget {
     pub id: Uuid,
-    #[schema(example = "travel")]
+    #[schema(value_type = Category)]
     pub category: String,
     /// The month, `YYYY-MM`.
     #[serde(serialize_with = "crate::models::period::serialize_as_period")]

@@ -55,14 +55,14 @@ pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
 pub struct Expense {
     pub id: Uuid,
     pub submitter_id: Uuid,
-    #[schema(example = "travel")]
+    #[schema(value_type = crate::models::budget::Category)]
     pub category: String,
     pub amount_cents: i64,
     #[schema(example = "USD")]
     pub currency: String,
     pub description: String,
     pub incurred_on: NaiveDate,
-    #[schema(example = "draft")]
+    #[schema(value_type = ExpenseStatus)]
     pub status: String,
     pub version: i32,
     pub approver_id: Option<Uuid>,

@@ -1,4 +1,4 @@
-//! Items: a tenant's free-form records, searchable by full text (API.md §7). The
+//! Items: a tenant's free-form records, searchable by full text (docs/API.md §7). The
 //! stored `search` vector is maintained by PostgreSQL and never read or written here.
 
 use chrono::{DateTime, Utc};

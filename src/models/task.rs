@@ -46,7 +46,7 @@ pub struct Task {
     pub project_id: Uuid,
     pub title: String,
     pub description: Option<String>,
-    #[schema(example = "pending")]
+    #[schema(value_type = TaskStatus)]
     pub status: String,
     /// `status == "completed"`, kept by the database.
     pub completed: bool,

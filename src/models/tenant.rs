@@ -34,7 +34,7 @@ pub struct Tenant {
     pub id: Uuid,
     pub name: String,
     pub code: String,
-    #[schema(example = "active")]
+    #[schema(value_type = TenantStatus)]
     pub status: String,
     pub max_users: i32,
     pub max_storage_gb: i32,

@@ -1,4 +1,4 @@
-//! Daily per-tenant figures (API.md §9), written by `ops::metrics::refresh`.
+//! Daily per-tenant figures (docs/API.md §9), written by `ops::metrics::refresh`.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;

@@ -16,7 +16,7 @@ pub struct User {
     pub tenant_id: Uuid,
     pub email: String,
     pub username: String,
-    #[schema(example = "member")]
+    #[schema(value_type = crate::auth::Role)]
     pub role: String,
     pub is_active: bool,
     pub last_login_at: Option<DateTime<Utc>>,

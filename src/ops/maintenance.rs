@@ -1,4 +1,4 @@
-//! Maintenance for `/utils/db` (API.md §10): optimize (partitions, expired login
+//! Maintenance for `/utils/db` (docs/API.md §10): optimize (partitions, expired login
 //! throttles, ANALYZE, tenant metrics), VACUUM and REINDEX.
 //!
 //! Table names never reach SQL from a request: a requested name is looked up in
@@ -209,6 +209,10 @@ pub fn optimize(conn: &mut PgConnection, budget: Option<Duration>) -> Result<Vec
     run.step("delete_expired_login_throttles", |conn| {
         let n = logins::delete_expired(conn)?;
         Ok(format!("{n} expired rows deleted"))
+    })?;
+    run.step("delete_expired_idempotency_keys", |conn| {
+        let n = crate::repos::idempotency::delete_expired(conn, chrono::Utc::now())?;
+        Ok(format!("{n} expired keys deleted"))
     })?;
     run.step("analyze", |conn| {
         let tables = existing(conn)?;

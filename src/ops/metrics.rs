@@ -1,4 +1,4 @@
-//! Tenant metrics (API.md §9): one set-based upsert computes today's row for every tenant
+//! Tenant metrics (docs/API.md §9): one set-based upsert computes today's row for every tenant
 //! at once, however many tenants there are (never a query per tenant).
 //!
 //! What is counted is data: [`COUNTED`] pairs a `tenant_metrics` column with the table it

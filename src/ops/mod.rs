@@ -8,6 +8,7 @@
 //! a name taken from a request.
 
 pub mod db;
+pub mod healthcheck;
 pub mod maintenance;
 pub mod metrics;
 pub mod runner;

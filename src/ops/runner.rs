@@ -112,7 +112,7 @@ fn describe(e: &AppError) -> String {
         AppError::Internal(cause) => cause.clone(),
         // The step's own time budget (its statement timeout) ran out: say so, since the
         // operator's remedy is to run the call again, not to look for a fault.
-        AppError::Timeout => {
+        AppError::Timeout | AppError::StatementTimeout(_) => {
             "cut off by the statement timeout: the step did not fit the request's time budget"
                 .into()
         }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod audit_logs;
 pub mod budgets;
 pub mod expenses;
+pub mod idempotency;
 pub mod items;
 pub mod logins;
 pub mod principals;

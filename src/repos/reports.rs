@@ -19,6 +19,22 @@ pub enum GroupBy {
     Submitter,
 }
 
+impl GroupBy {
+    pub const ALL: [GroupBy; 2] = [GroupBy::Category, GroupBy::Submitter];
+
+    /// The value of `?group_by=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Category => "category",
+            GroupBy::Submitter => "submitter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 /// One group of the report.
 #[derive(Debug, Clone, Serialize, ToSchema, QueryableByName)]
 pub struct ReportGroup {

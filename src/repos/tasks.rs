@@ -50,14 +50,26 @@ pub enum TaskSort {
 }
 
 impl TaskSort {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "-created_at" => Some(TaskSort::CreatedDesc),
-            "created_at" => Some(TaskSort::CreatedAsc),
-            "due_at" => Some(TaskSort::DueAsc),
-            "-priority" => Some(TaskSort::PriorityDesc),
-            _ => None,
+    /// Every ordering, in the order the OpenAPI document lists them.
+    pub const ALL: [TaskSort; 4] = [
+        TaskSort::CreatedDesc,
+        TaskSort::CreatedAsc,
+        TaskSort::DueAsc,
+        TaskSort::PriorityDesc,
+    ];
+
+    /// The value of `?sort=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSort::CreatedDesc => "-created_at",
+            TaskSort::CreatedAsc => "created_at",
+            TaskSort::DueAsc => "due_at",
+            TaskSort::PriorityDesc => "-priority",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
     /// Cursor tag: a cursor is only valid for the ordering that made it.

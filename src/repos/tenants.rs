@@ -25,6 +25,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "items",
     "audit_logs",
     "tenant_metrics",
+    "idempotency_keys",
 ];
 
 /// Keyset position in the default order (`created_at DESC, id DESC`).

@@ -1,4 +1,4 @@
-//! JWT verification and login (API.md §2).
+//! JWT verification and login (docs/API.md §2).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

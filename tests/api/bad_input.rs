@@ -1,4 +1,4 @@
-//! Bad input never gives a 5xx, and every error is problem+json (API.md §1).
+//! Bad input never gives a 5xx, and every error is problem+json (docs/API.md §1).
 
 use axum::body::Body;
 use axum::http::{Method, Request};

@@ -45,6 +45,7 @@ fn compose_file_wires_health_checks_and_secrets() {
         "image: postgres:15",
         "pg_isready",
         "/health/ready",
+        r#"["CMD", "tenantry", "healthcheck"]"#,
         "condition: service_healthy",
         "${JWT_SECRET:?",
         "${DATABASE_URL:?",
@@ -101,7 +102,13 @@ fn dockerfile_copies_only_what_the_context_has_and_runs_as_a_user() {
         .rfind(|l| l.starts_with("USER "))
         .expect("a USER line");
     assert!(!user.contains("root") && !user.contains(" 0"), "{user}");
-    assert!(text.contains("HEALTHCHECK") && text.contains("curl"));
+    assert!(text.contains("HEALTHCHECK") && text.contains(r#"CMD ["tenantry", "healthcheck"]"#));
+    assert!(
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .all(|l| !l.contains("curl")),
+        "the image needs no curl"
+    );
 }
 
 #[test]

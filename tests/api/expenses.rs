@@ -1,4 +1,4 @@
-//! Expenses, budgets, the approval workflow, the approval race and reports (API.md §6).
+//! Expenses, budgets, the approval workflow, the approval race and reports (docs/API.md §6).
 
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -1,4 +1,4 @@
-//! The test harness (DESIGN.md "Tests").
+//! The test harness.
 //!
 //! One PostgreSQL per test run: `DATABASE_URL`'s server when set, else a private cluster
 //! started with the same code as `tenantry serve`, in a fresh temporary directory, and
@@ -286,6 +286,10 @@ impl TestDb {
             return Self::new();
         }
         let server = server();
+        // One set-up at a time: a dozen at once on two cores made `citus_add_node` time
+        // out ("failure on connection marked as essential").
+        static SETUP: Mutex<()> = Mutex::new(());
+        let _one = SETUP.lock().unwrap_or_else(|e| e.into_inner());
         let name = format!("t_{}", Uuid::new_v4().simple());
         let workers = citus_workers();
         for w in std::iter::once(None).chain(workers.iter().map(Some)) {

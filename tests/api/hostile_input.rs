@@ -1,6 +1,6 @@
 //! Client mistakes that used to reach PostgreSQL (or chrono's arithmetic) and answer
 //! 500: far dates, U+0000 in query values, over-long login fields, a 414, and a 4xx
-//! from a layer the error middleware does not know (API.md §1, §2).
+//! from a layer the error middleware does not know (docs/API.md §1, §2).
 
 use axum::http::Method;
 use serde_json::json;
@@ -131,12 +131,26 @@ async fn far_dates_are_refused_at_the_boundary_on_every_route() {
     }
     // Nothing was changed by any of it.
     assert_eq!(
-        app.db
-            .scalar("SELECT count(*) FROM tasks WHERE due_at IS NOT NULL"),
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM tasks WHERE tenant_id = '{}' AND due_at IS NOT NULL",
+            t.id
+        )),
         0
     );
-    assert_eq!(app.db.scalar("SELECT count(*) FROM expenses"), 1);
-    assert_eq!(app.db.scalar("SELECT count(*) FROM budgets"), 0);
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM expenses WHERE tenant_id = '{}'",
+            t.id
+        )),
+        1
+    );
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM budgets WHERE tenant_id = '{}'",
+            t.id
+        )),
+        0
+    );
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ async fn a_body_cannot_choose_the_tenant() {
     );
 }
 
-/// Wall 1 of DESIGN.md: the table DSL of tenant tables appears only in `src/repos/`.
+/// Isolation by types: the table DSL of tenant tables appears only in `src/repos/`.
 #[test]
 fn tenant_table_dsl_is_only_used_in_repositories() {
     let tenant_tables = tenantry::repos::tenants::TENANT_TABLES;

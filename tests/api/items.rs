@@ -1,4 +1,4 @@
-//! Items and full-text search (API.md §7).
+//! Items and full-text search (docs/API.md §7).
 
 use axum::http::Method;
 use serde_json::{Value, json};

@@ -121,9 +121,9 @@ async fn metrics_parse_as_prometheus_text_and_count_the_requests_made() {
     let t = app.tenant("prom").await;
     // HEAD requests to /health/live: no other test sends them, so the count is exact
     // although every test of this binary shares the process-wide registry.
-    let head = r#"tenantry_http_requests_total{method="HEAD",route="/health/live",status="200"}"#;
+    let head = r#"tenantry_http_requests_total{method="HEAD",route="/health/live",status="2xx"}"#;
     let not_found =
-        r#"tenantry_http_requests_total{method="GET",route="/api/v1/items/{id}",status="404"}"#;
+        r#"tenantry_http_requests_total{method="GET",route="/api/v1/items/{id}",status="4xx"}"#;
     let before = scrape(&app).await;
     for _ in 0..3 {
         let r = app
@@ -149,14 +149,74 @@ async fn metrics_parse_as_prometheus_text_and_count_the_requests_made() {
     let count = |m: &HashMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
     assert_eq!(count(&after, head) - count(&before, head), 3.0);
     assert!(count(&after, not_found) - count(&before, not_found) >= 2.0);
-    let live_count = r#"tenantry_http_request_duration_seconds_count{route="/health/live"}"#;
-    let live_inf =
-        r#"tenantry_http_request_duration_seconds_bucket{route="/health/live",le="+Inf"}"#;
+    let live_count = r#"tenantry_http_request_duration_seconds_count{method="HEAD",route="/health/live",status="2xx"}"#;
+    let live_inf = r#"tenantry_http_request_duration_seconds_bucket{method="HEAD",route="/health/live",status="2xx",le="+Inf"}"#;
     assert!(count(&after, live_count) - count(&before, live_count) >= 3.0);
     assert_eq!(count(&after, live_count), count(&after, live_inf));
     assert!(count(&after, "tenantry_db_query_duration_seconds_count") > 0.0);
     assert_eq!(after.get("tenantry_db_pool_max_size"), Some(&8.0));
     assert!(after.contains_key("tenantry_db_pool_wait_timeouts_total"));
+    // Every database-backed request waited for a connection once.
+    assert!(
+        count(&after, "tenantry_db_pool_wait_seconds_count")
+            - count(&before, "tenantry_db_pool_wait_seconds_count")
+            >= 2.0
+    );
+    // The scrape itself is in flight while it renders.
+    assert!(count(&after, "tenantry_http_requests_in_flight") >= 1.0);
+    assert!(count(&after, "process_resident_memory_bytes") > 1e6);
+    assert!(count(&after, "process_open_fds") >= 3.0);
+    assert!(count(&after, "process_start_time_seconds") > 1.6e9);
+    assert!(after.contains_key("process_cpu_seconds_total"));
+    assert!(after.contains_key("tenantry_login_limit_refusals_total"));
+    assert!(after.contains_key("tenantry_rate_limit_refusals_total"));
+    assert!(after.contains_key("tenantry_password_hash_queue"));
+    assert_eq!(after.get("tenantry_db_up"), Some(&1.0));
+    let build = format!(
+        r#"tenantry_build_info{{version="{}"}}"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(after.get(&build), Some(&1.0));
+}
+
+#[tokio::test]
+async fn methods_are_separate_series_and_unknown_ones_are_other() {
+    let app = TestApp::new().await;
+    let t = app.tenant("methods").await;
+    let id = uuid::Uuid::now_v7();
+    let path = format!("/api/v1/items/{id}");
+    let before = scrape(&app).await;
+    app.get(&path, &t.admin.token).await.expect(404, None);
+    app.patch(&path, &t.admin.token, serde_json::json!({"title": "x"}))
+        .await;
+    let odd = Method::from_bytes(b"BREW").expect("method");
+    app.call(odd, &path, Some(&t.admin.token), None).await;
+    let after = scrape(&app).await;
+    let per_method = |m: &str| {
+        after
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with(&format!(
+                    r#"tenantry_http_requests_total{{method="{m}",route="/api/v1/items/{{id}}""#
+                ))
+            })
+            .map(|(k, v)| v - before.get(k).copied().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    assert!(per_method("GET") >= 1.0);
+    assert!(per_method("PATCH") >= 1.0);
+    assert!(
+        after.keys().all(|k| !k.contains("BREW")),
+        "a made-up method never becomes a label value"
+    );
+    assert!(
+        after
+            .keys()
+            .filter(|k| k.starts_with("tenantry_http_requests_total{"))
+            .all(|k| tenantry::metrics::METHODS
+                .iter()
+                .any(|m| k.contains(&format!(r#"method="{m}""#))))
+    );
 }
 
 /// Collects what a test subscriber writes.

@@ -16,7 +16,9 @@ use crate::ops_support::{
 /// partition) and today's tenant metrics. Also returns the two tenants' codes (unique
 /// per test in Citus mode, where all tests share one database).
 async fn populated() -> (TestApp, Uuid, Uuid, String, String) {
-    let app = TestApp::new().await;
+    // A metrics refresh is database-wide: on Citus a database of its own, so that it
+    // neither rewrites other tests' metrics rows nor has its own rewritten meanwhile.
+    let app = TestApp::own().await;
     let a = app.tenant("acme").await;
     let b = app.tenant("bravo").await;
     app.user(&a, "viewer").await;
@@ -63,6 +65,12 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
     assert_every_table_has_rows(&before_a);
     let expected_rows: i64 = before_a.values().map(|(n, _)| n).sum::<i64>() + 1;
     assert_eq!(row_lines as i64, expected_rows);
+    // Progress goes to stderr (plain lines: stderr is not a terminal), ending with the total.
+    let progress = crate::ops_support::stderr(&export);
+    assert!(
+        progress.lines().last() == Some(format!("export: {row_lines} rows, done").as_str()),
+        "{progress}"
+    );
     // Tables appear in TENANT_TABLES order.
     let order: Vec<&str> = lines[1..lines.len() - 1]
         .iter()
@@ -81,7 +89,7 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
 
     let before_b = tenant_fingerprint(&app.db, b);
     let audit_before = app.db.scalar(&audit_count_of(&[a, b]));
-    let out = ok(&tenantry(
+    let import = tenantry(
         &app.db.url,
         &[
             "tenant",
@@ -90,8 +98,14 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
             "--code",
             &acme2,
         ],
-    ));
+    );
+    let out = ok(&import);
     assert!(out.contains(&format!("imported tenant {acme2}")), "{out}");
+    let progress = crate::ops_support::stderr(&import);
+    assert!(
+        progress.lines().last() == Some(format!("import: {row_lines} rows, done").as_str()),
+        "{progress}"
+    );
     let a2 = tenant_id(&app.db, &acme2).expect("acme2 exists");
     assert_ne!(a2, a);
     assert_eq!(
@@ -226,6 +240,8 @@ async fn an_import_that_fails_anywhere_leaves_nothing() {
         ("severity", json!("nonsense")),
         ("role", json!("nonsense")),
         ("user_count", json!(-1)),
+        // idempotency_keys: 1..=255 characters
+        ("key", json!("")),
     ]
     .into_iter()
     .find(|(c, _)| bad_row["row"].get(*c).is_some())

@@ -183,11 +183,20 @@ pub fn tenant_id(db: &TestDb, code: &str) -> Option<Uuid> {
 pub async fn populate_every_domain(app: &TestApp, tenant: &TenantFixture) {
     let admin = &tenant.admin.token;
     let member = app.user(tenant, "member").await;
+    // With an Idempotency-Key, so the tenant has a row in idempotency_keys too.
     let project = app
-        .post(
-            "/api/v1/projects",
-            &member.token,
-            json!({"name": "Launch", "description": "Everything for the launch", "owner_id": member.id}),
+        .send(
+            axum::http::Request::builder()
+                .method("POST")
+                .uri("/api/v1/projects")
+                .header("authorization", format!("Bearer {}", member.token))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "populate-launch")
+                .body(axum::body::Body::from(
+                    json!({"name": "Launch", "description": "Everything for the launch", "owner_id": member.id})
+                        .to_string(),
+                ))
+                .expect("request"),
         )
         .await;
     project.expect(201, None);

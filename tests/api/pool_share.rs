@@ -1,4 +1,4 @@
-//! One tenant cannot take the whole pool (API.md §10, `TENANT_POOL_SHARE`).
+//! One tenant cannot take the whole pool (docs/API.md §10, `TENANT_POOL_SHARE`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,11 @@ use crate::harness::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tenant_saturating_its_share_leaves_others_served() {
+    crate::skip_on_citus!(
+        "the test sees the blocked requests as Lock waits in the coordinator's pg_stat_activity; \
+         on Citus a statement waiting on a worker's lock is not one. The share is enforced in \
+         the server before any SQL runs, the same code on either"
+    );
     let app = Arc::new(
         TestApp::with_env(&[
             ("DB_POOL_SIZE", "8"),

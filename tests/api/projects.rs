@@ -1,5 +1,5 @@
 //! Projects, `include=owner,task_counts`, and cross-tenant isolation of projects and
-//! tasks (API.md §5).
+//! tasks (docs/API.md §5).
 
 use serde_json::json;
 use uuid::Uuid;

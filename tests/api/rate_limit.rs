@@ -1,4 +1,4 @@
-//! Per-tenant rate limiting (API.md §10): one tenant at its limit gets `429` with
+//! Per-tenant rate limiting (docs/API.md §10): one tenant at its limit gets `429` with
 //! `Retry-After`, while another tenant's requests at the same moment go through.
 
 use std::time::{Duration, Instant};

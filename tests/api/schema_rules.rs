@@ -1,4 +1,4 @@
-//! The schema rules of DESIGN.md ("Isolation", wall 2) that keep tenants apart and the
+//! The schema rules that keep tenants apart and the
 //! schema ready for Citus (docs/scaling.md), checked on the real migrated schema from
 //! the catalog, so every table added later is held to them too:
 //!

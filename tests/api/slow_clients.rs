@@ -1,4 +1,4 @@
-//! Slow and idle clients hold nothing for long (API.md §10): a head sent a byte at a
+//! Slow and idle clients hold nothing for long (docs/API.md §10): a head sent a byte at a
 //! time is cut off after `HEADER_READ_TIMEOUT_MS`, an idle keep-alive connection after
 //! `IDLE_TIMEOUT_MS` (and not sooner), and no more than `MAX_CONNECTIONS` are served.
 

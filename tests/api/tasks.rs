@@ -1,4 +1,4 @@
-//! Tasks: CRUD, optimistic locking, concurrency, filters, sorts and pagination (API.md §5).
+//! Tasks: CRUD, optimistic locking, concurrency, filters, sorts and pagination (docs/API.md §5).
 
 use std::collections::HashSet;
 

@@ -10,9 +10,9 @@ use tenantry::auth::jwt::JwtKeys;
 use crate::harness::{JWT_SECRET, PASSWORD, TestDb, open_tempdir, start_private_cluster};
 
 /// A `tenantry serve` child process on a free port; killed on drop if still running.
-struct Server {
-    child: Child,
-    base: String,
+pub struct Server {
+    pub child: Child,
+    pub base: String,
 }
 
 impl Drop for Server {
@@ -30,7 +30,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
+pub async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
+    spawn_server_with(database_url, extra, Stdio::null()).await
+}
+
+/// As `spawn_server`, with the server's log (stderr) going to `stderr`.
+pub async fn spawn_server_with(
+    database_url: &str,
+    extra: &[(&str, &str)],
+    stderr: Stdio,
+) -> Server {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
     cmd.arg("serve");
@@ -45,7 +54,7 @@ async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (k, v) in extra {
         cmd.env(k, v);
     }
@@ -71,13 +80,13 @@ async fn spawn_server(database_url: &str, extra: &[(&str, &str)]) -> Server {
     }
 }
 
-fn platform_token() -> String {
+pub fn platform_token() -> String {
     JwtKeys::new(JWT_SECRET.as_bytes())
         .issue_platform_admin("tcp-test", 600)
         .expect("token")
 }
 
-async fn create_tenant(client: &reqwest::Client, base: &str, code: &str) -> (String, Value) {
+pub async fn create_tenant(client: &reqwest::Client, base: &str, code: &str) -> (String, Value) {
     let r = client
         .post(format!("{base}/api/v1/tenants"))
         .bearer_auth(platform_token())

@@ -1,4 +1,4 @@
-//! Tenants (platform admin), feature flags and tenant deletion (API.md §3).
+//! Tenants (platform admin), feature flags and tenant deletion (docs/API.md §3).
 
 use serde_json::json;
 

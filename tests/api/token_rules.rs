@@ -1,5 +1,5 @@
 //! Token lifetimes and revocation, viewer rights, `Cache-Control`, and principal-cache
-//! invalidation that survives a dropped request (API.md §1, §2).
+//! invalidation that survives a dropped request (docs/API.md §1, §2).
 
 use std::time::Duration;
 
@@ -164,8 +164,10 @@ async fn a_viewer_cannot_submit_an_expense() {
     .await
     .expect(403, Some("forbidden"));
     assert_eq!(
-        app.db
-            .scalar("SELECT count(*) FROM expenses WHERE status = 'draft'"),
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM expenses WHERE tenant_id = '{}' AND status = 'draft'",
+            t.id
+        )),
         1
     );
 }
@@ -214,8 +216,8 @@ async fn a_request_dropped_after_its_commit_still_invalidates_the_principal_cach
     let mut blocker = app.db.conn();
     blocker
         .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR UPDATE",
-            member.id
+            "BEGIN; SELECT 1 FROM users WHERE tenant_id = '{}' AND id = '{}' FOR UPDATE",
+            t.id, member.id
         ))
         .expect("lock");
     let request = {
@@ -250,8 +252,8 @@ async fn a_request_dropped_after_its_commit_still_invalidates_the_principal_cach
     blocker.batch_execute("COMMIT").expect("release");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while app.db.scalar(&format!(
-        "SELECT count(*) FROM users WHERE id = '{}' AND NOT is_active",
-        member.id
+        "SELECT count(*) FROM users WHERE tenant_id = '{}' AND id = '{}' AND NOT is_active",
+        t.id, member.id
     )) == 0
     {
         assert!(

@@ -1,4 +1,4 @@
-//! Users: roles, deactivation, quota, last admin, duplicate emails (API.md §4).
+//! Users: roles, deactivation, quota, last admin, duplicate emails (docs/API.md §4).
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! `/utils/db/*` (API.md §10): platform admins only; maintenance runs on allow-listed
+//! `/utils/db/*` (docs/API.md §10): platform admins only; maintenance runs on allow-listed
 //! tables only.
 
 use std::time::Duration;
@@ -55,7 +55,8 @@ fn steps(r: &Resp) -> Vec<Value> {
 
 #[tokio::test]
 async fn only_platform_admins_get_in() {
-    let app = TestApp::new().await;
+    // Runs every maintenance call: a database of its own, also on Citus.
+    let app = TestApp::own().await;
     let t = app.tenant("udb-auth").await;
     let platform = app.platform_token();
     for (method, path, body) in routes(t.id) {
@@ -345,6 +346,7 @@ async fn optimize_recreates_missing_partitions_and_clears_expired_throttles() {
         [
             "ensure_audit_partitions",
             "delete_expired_login_throttles",
+            "delete_expired_idempotency_keys",
             "analyze",
             "refresh_tenant_metrics"
         ]

@@ -1,4 +1,4 @@
-//! `tenantry seed`: demo data, or volume data for load tests (API.md §11).
+//! `tenantry seed`: demo data, or volume data for load tests (docs/API.md §11).
 //!
 //! Without volume flags it makes tenants `demo` and `test` with their users and a
 //! little of every domain, and prints the logins ([`demo`]); a second run adds no rows
@@ -13,7 +13,7 @@ mod demo;
 mod demo_items;
 mod demo_money;
 mod demo_work;
-mod progress;
+pub(crate) mod progress;
 mod volume;
 
 pub use demo::{

@@ -25,11 +25,24 @@ pub struct ExportSummary {
     pub rows: u64,
 }
 
+/// Rows between two progress reports.
+pub const PROGRESS_EVERY: u64 = 1000;
+
 /// Writes tenant `code` to `out` (see the module docs for the format).
 pub fn export(
     conn: &mut PgConnection,
     code: &str,
     out: &mut impl Write,
+) -> Result<ExportSummary, BoxError> {
+    export_with_progress(conn, code, out, &mut |_, _| {})
+}
+
+/// As [`export`], calling `progress(rows so far, table)` every [`PROGRESS_EVERY`] rows.
+pub fn export_with_progress(
+    conn: &mut PgConnection,
+    code: &str,
+    out: &mut impl Write,
+    progress: &mut dyn FnMut(u64, &str),
 ) -> Result<ExportSummary, BoxError> {
     conn.build_transaction()
         .repeatable_read()
@@ -61,10 +74,16 @@ pub fn export(
             writeln!(out, r#"{{"table":"tenants","row":{tenant_row}}}"#)?;
             let mut rows = 1u64;
             for table in TENANT_TABLES {
+                let mut written = rows;
                 rows += tenant_data::stream_rows(conn, table, tenant.id, FETCH_BATCH, |json| {
                     writeln!(out, r#"{{"table":"{table}","row":{json}}}"#)?;
+                    written += 1;
+                    if written % PROGRESS_EVERY == 0 {
+                        progress(written, table);
+                    }
                     Ok::<(), BoxError>(())
                 })?;
+                progress(rows, table);
             }
             serde_json::to_writer(
                 &mut *out,

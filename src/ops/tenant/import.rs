@@ -40,6 +40,17 @@ pub fn import(
     input: impl BufRead,
     new_code: &str,
 ) -> Result<ImportSummary, BoxError> {
+    import_with_progress(conn, input, new_code, &mut |_, _| {})
+}
+
+/// As [`import`], calling `progress(rows so far, table)` every
+/// [`PROGRESS_EVERY`](super::export::PROGRESS_EVERY) rows and once at the end.
+pub fn import_with_progress(
+    conn: &mut PgConnection,
+    input: impl BufRead,
+    new_code: &str,
+    progress: &mut dyn FnMut(u64, &str),
+) -> Result<ImportSummary, BoxError> {
     if !crate::http::tenants::valid_code(new_code) {
         return Err(format!(
             "invalid tenant code {new_code:?}: must match ^[a-z0-9][a-z0-9-]{{0,49}}$"
@@ -97,6 +108,9 @@ pub fn import(
                 retenant(row, header.tenant.id, new_id).map_err(|e| at(&e))?
             };
             row_lines += 1;
+            if row_lines % super::export::PROGRESS_EVERY == 0 {
+                progress(row_lines, table);
+            }
             if pending
                 .as_ref()
                 .is_some_and(|p| p.plan.table() != table || p.rows.len() >= INSERT_BATCH)
@@ -123,6 +137,7 @@ pub fn import(
             }
         }
         flush(conn, pending.take(), &mut counts)?;
+        progress(row_lines, "done");
         match end {
             None => return Err("the file has no end line: it is truncated".into()),
             Some(n) if n != row_lines => {

@@ -1,5 +1,5 @@
 //! `tenantry tenant export|import|delete`: moving one tenant's rows out of and into a
-//! database, and removing a tenant (API.md §11).
+//! database, and removing a tenant (docs/API.md §11).
 //!
 //! The export format is JSON lines:
 //!
@@ -31,10 +31,11 @@ use diesel::pg::PgConnection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use export::{ExportSummary, export};
-pub use import::{ImportSummary, import};
+pub use export::{ExportSummary, export, export_with_progress};
+pub use import::{ImportSummary, import, import_with_progress};
 
 use super::BoxError;
+use super::seed::progress::Progress;
 use crate::repos::tenants;
 
 /// The `format` of the header line.
@@ -85,17 +86,25 @@ pub fn run(command: TenantCommand, url: &str) -> Result<(), BoxError> {
         TenantCommand::Export { code } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary = export(&mut conn, &code, &mut out)?;
+            let mut bar = Progress::counting("export", "rows", None);
+            let summary = export_with_progress(&mut conn, &code, &mut out, &mut |n, table| {
+                bar.update(n, table)
+            })?;
+            bar.finish_at(summary.rows, "done");
             tracing::info!(code = %code, rows = summary.rows, "tenant exported");
         }
         TenantCommand::Import { file, code } => {
+            let mut bar = Progress::counting("import", "rows", None);
+            let mut report = |n: u64, table: &str| bar.update(n, table);
             let summary = if file.as_os_str() == "-" {
-                import(&mut conn, std::io::stdin().lock(), &code)?
+                import_with_progress(&mut conn, std::io::stdin().lock(), &code, &mut report)?
             } else {
                 let f = std::fs::File::open(&file)
                     .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
-                import(&mut conn, std::io::BufReader::new(f), &code)?
+                import_with_progress(&mut conn, std::io::BufReader::new(f), &code, &mut report)?
             };
+            let rows: i64 = summary.rows.iter().map(|(_, n)| n).sum();
+            bar.finish_at(u64::try_from(rows).unwrap_or(0), "done");
             println!(
                 "imported tenant {} ({}) from {} ({})",
                 code, summary.tenant_id, summary.source_code, summary.source_id
