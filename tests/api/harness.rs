@@ -188,6 +188,14 @@ pub fn with_login(url: &str, user: &str, password: &str) -> String {
     format!("{scheme}://{user}:{password}@{host}")
 }
 
+/// The URLs of database `db` on every Citus worker (the coordinator's credentials).
+pub fn worker_urls(db: &str) -> Vec<String> {
+    citus_workers()
+        .iter()
+        .map(|w| node_url(server(), Some(w), db))
+        .collect()
+}
+
 /// The Citus workers' `host:port`s, from `TENANTRY_TEST_CITUS_WORKERS`.
 pub fn citus_workers() -> Vec<String> {
     std::env::var("TENANTRY_TEST_CITUS_WORKERS")
