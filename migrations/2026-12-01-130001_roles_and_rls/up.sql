@@ -14,7 +14,8 @@
 --                      tenant instead, so the exception is visible in the catalog.
 -- tenantry_app has LOGIN but no password, so no password method lets anyone log in as
 -- it: Citus opens its connections to the workers as the current role (after SET ROLE,
--- tenantry_app), which a NOLOGIN role refuses ("not permitted to log in").
+-- tenantry_app), which a NOLOGIN role refuses ("not permitted to log in"). On Citus the
+-- operator gives it a password for those connections (docs/scaling.md, step 2).
 -- The owner is whoever runs the migrations (it owns the tables). With FORCE ROW LEVEL
 -- SECURITY the owner is held to the policies too; it sees every tenant only through
 -- its membership of tenantry_platform.
