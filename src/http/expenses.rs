@@ -265,7 +265,7 @@ pub async fn update_expense(
         body.incurred_on,
     );
     let changes = ExpenseChanges {
-        category: body.category.map(|c| c.as_str().to_string()),
+        category: body.category,
         amount_cents: body.amount_cents,
         currency: body.currency,
         description: body.description,

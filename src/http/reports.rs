@@ -49,8 +49,7 @@ pub async fn expense_report(
     ctx: TenantContext,
     AppQuery(q): AppQuery<ReportQuery>,
 ) -> Result<Json<ExpenseReport>, AppError> {
-    ctx.require_feature(Feature::Expenses)?;
-    ctx.require(Role::Admin)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let group_by = match q.group_by.as_deref() {
         None => GroupBy::Category,
         Some(raw) => GroupBy::parse(raw)

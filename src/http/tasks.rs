@@ -339,7 +339,7 @@ pub async fn update_task(
     let changes = TaskChanges {
         title: body.title,
         description: body.description,
-        status: body.status.map(|s| s.as_str().to_string()),
+        status: body.status,
         priority: body.priority,
         due_at: body.due_at,
         assignee_id: body.assignee_id,

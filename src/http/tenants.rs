@@ -216,8 +216,8 @@ pub struct TenantListQuery {
 }
 
 fn parse_status(s: &str) -> Result<TenantStatus, AppError> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|_| AppError::invalid("status", "must be active, suspended or archived"))
+    TenantStatus::parse(s)
+        .ok_or_else(|| AppError::invalid("status", "must be active, suspended or archived"))
 }
 
 /// Lists tenants, newest first (platform admin).
@@ -234,10 +234,7 @@ pub async fn list_tenants(
     let status = q.status.as_deref().map(parse_status).transpose()?;
     let after: Option<TenantKey> = page.after(&app.cursors, CURSOR_TAG)?;
     let limit = page.fetch_limit();
-    let rows = db::run(&app, move |conn| {
-        tenants::list(conn, status.map(|s| s.as_str()), after, limit)
-    })
-    .await?;
+    let rows = db::run(&app, move |conn| tenants::list(conn, status, after, limit)).await?;
     Ok(Page::from_rows(
         rows,
         &page,
@@ -310,7 +307,7 @@ pub async fn update_tenant(
     c.finish()?;
     let changes = TenantChanges {
         name: body.name,
-        status: body.status.map(|s| s.as_str().to_string()),
+        status: body.status,
         max_users: body.max_users,
         max_storage_gb: body.max_storage_gb,
     };

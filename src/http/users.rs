@@ -249,7 +249,7 @@ pub async fn update_user(
     let revoke = password_hash.is_some() || body.is_active == Some(false);
     let changes = UserChanges {
         username: body.username,
-        role: body.role.map(|r| r.as_str().to_string()),
+        role: body.role,
         is_active: body.is_active,
         password_hash,
         tokens_valid_after: revoke.then(chrono::Utc::now),

@@ -1,5 +1,6 @@
 //! Integration tests: the real router against a real PostgreSQL (see `harness`).
 
+mod fixtures;
 mod harness;
 mod hostile_input;
 
