@@ -71,6 +71,10 @@ pub struct LoginResponse {
 }
 
 /// Exchanges tenant code, email and password for a bearer token.
+///
+/// A wrong password, an unknown email, an inactive user and an unknown tenant get the
+/// same `401 invalid_credentials`. A suspended or archived tenant is `403
+/// tenant_suspended`.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(

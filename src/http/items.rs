@@ -187,6 +187,8 @@ pub struct UpdateItemRequest {
 
 /// Updates an item: its owner (member or admin) or any tenant admin; anyone else who
 /// can read it gets `403 forbidden`. The owner cannot be changed.
+///
+/// A body that changes no field (`{}`) answers `200` with the item as it is.
 #[utoipa::path(
     patch, path = "/api/v1/items/{id}", tag = "items", request_body = UpdateItemRequest,
     params(("id" = Uuid, Path)),

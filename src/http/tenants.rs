@@ -281,6 +281,10 @@ pub struct UpdateTenantRequest {
 }
 
 /// Updates a tenant (platform admin). Suspension takes effect at once.
+///
+/// `features_enabled` is merged into the current flags. An archived tenant is refused
+/// like a suspended one (`403 tenant_suspended`). A body that changes no field (`{}`)
+/// answers `200` with the tenant (only `updated_at` moves).
 #[utoipa::path(
     patch, path = "/api/v1/tenants/{id}", tag = "tenants", request_body = UpdateTenantRequest,
     params(("id" = Uuid, Path)), responses((status = 200, body = Tenant))

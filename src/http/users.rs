@@ -205,6 +205,8 @@ pub struct UpdateUserRequest {
 
 /// Updates a user: admins any user (themselves included); others only themselves,
 /// and only `username` and `password`.
+///
+/// A body that changes no field (`{}`) answers `200` with the user as it is.
 #[utoipa::path(
     patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUserRequest,
     params(("id" = Uuid, Path)),

@@ -13,6 +13,7 @@ mod clients;
 mod contract;
 mod conventions;
 mod deploy;
+mod empty_patch;
 mod expenses;
 mod explain;
 mod idempotency;
