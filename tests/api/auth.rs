@@ -33,6 +33,19 @@ async fn assert_rejected(app: &TestApp, authorization: Option<String>, what: &st
         Some("application/problem+json"),
         "{what}"
     );
+    // The same body whatever the attack: nothing says which check failed.
+    insta::allow_duplicates! {
+        insta::assert_json_snapshot!(r.body, {".request_id" => "[request_id]"}, @r#"
+        {
+          "code": "unauthorized",
+          "detail": "a valid bearer token is required",
+          "request_id": "[request_id]",
+          "status": 401,
+          "title": "Unauthorized",
+          "type": "about:blank"
+        }
+        "#);
+    }
 }
 
 /// Two tenants, and tenant A's admin's genuine claims and HS256 token, which works, so
