@@ -87,15 +87,21 @@ fn role(role: &str) -> Role {
 }
 
 impl TestApp {
-    /// Runs `f` on a connection to the test database, off the async runtime.
+    /// Runs `f` on the test's fixture connection (opened once: a connection costs about
+    /// what the hash it replaces did), off the async runtime.
     async fn insert<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut PgConnection) -> QueryResult<T> + Send + 'static,
     ) -> T {
         let url = self.db.url.clone();
+        let slot = self.fixture_conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = PgConnection::establish(&url).expect("connect to test db");
-            f(&mut conn).expect("insert fixture")
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            let conn = match &mut *slot {
+                Some(conn) => conn,
+                None => slot.insert(PgConnection::establish(&url).expect("connect to test db")),
+            };
+            f(conn).expect("insert fixture")
         })
         .await
         .expect("fixture thread")

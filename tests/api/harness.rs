@@ -426,6 +426,9 @@ pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
 pub struct TestApp {
     pub state: AppState,
     router: axum::Router,
+    /// The connection fixtures are inserted on, opened on first use (`fixtures`); before
+    /// `db`, so it is closed before the database is dropped.
+    pub(crate) fixture_conn: std::sync::Arc<Mutex<Option<PgConnection>>>,
     pub db: TestDb,
 }
 
@@ -525,7 +528,12 @@ impl TestApp {
         );
         let state = App::new(config, pool, JWT_SECRET);
         let router = tenantry::router(state.clone());
-        TestApp { state, router, db }
+        TestApp {
+            state,
+            router,
+            db,
+            fixture_conn: Default::default(),
+        }
     }
 
     /// Sends a request; `body` is sent as JSON when given.
