@@ -9,7 +9,7 @@
 
 /// Declares an enum whose every variant has one wire/database spelling.
 ///
-/// ```ignore
+/// ```text
 /// text_enum! {
 ///     /// A task's status.
 ///     pub enum TaskStatus { Pending = "pending", InProgress = "in_progress" }
