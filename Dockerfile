@@ -5,6 +5,10 @@
 #
 #   docker build -t tenantry .
 #   docker compose up            (see docker-compose.yml)
+#
+# The image holds no database credentials. Run it with DATABASE_URL naming a restricted
+# login (a member of tenantry_app) and MIGRATION_DATABASE_URL naming the tables' owner
+# (migrations at start, the platform path); docs/security.md describes the roles.
 
 FROM rust:1-slim-bookworm AS builder
 RUN apt-get update \

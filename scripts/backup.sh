@@ -4,7 +4,7 @@
 # Dumps the database to backups/backup_<UTC timestamp>.dump (pg_dump -Fc) with
 # <dump>.sha256 beside it, and keeps the newest BACKUP_KEEP (default 7) backups.
 #
-#   DATABASE_URL   the database to dump; unset: the private cluster under
+#   DATABASE_URL   the database to dump (MIGRATION_DATABASE_URL, the owner, when set); unset: the private cluster under
 #                  TENANTRY_DATA_DIR (started for the duration of the backup when it
 #                  is not running, through `tenantry db exec`)
 #   BACKUP_DIR     where backups go (default: backups/; relative to the repository root)
@@ -54,7 +54,12 @@ tmp="$dir/.$name.partial"
 tmp_sum="$dir/.$name.sha256.partial"
 trap 'rm -f "$tmp" "$tmp_sum"' EXIT
 
-"$PG_BIN/pg_dump" --format=custom --no-password --file="$tmp" --dbname="$DATABASE_URL"
+# As the owner (MIGRATION_DATABASE_URL when DATABASE_URL names the restricted role).
+# Row-level security is forced on the tenant tables, so a dump by the owner (not a
+# superuser) reads them through the policies, where its membership of
+# tenantry_platform shows every row; without --enable-row-security pg_dump would refuse.
+"$PG_BIN/pg_dump" --format=custom --no-password --enable-row-security --file="$tmp" \
+  --dbname="${MIGRATION_DATABASE_URL:-$DATABASE_URL}"
 # A dump pg_restore cannot read is no backup.
 "$PG_BIN/pg_restore" --list "$tmp" >/dev/null
 sum=$(sha256sum "$tmp" | cut -d' ' -f1)

@@ -77,6 +77,17 @@ psql_q() { "$PG_BIN/psql" --no-psqlrc --no-password -X -q -v ON_ERROR_STOP=1 -At
 existing=$(psql_q -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
     AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')")
+# The dump's policies name the roles of the third wall (migration roles_and_rls); they
+# are cluster-wide, so a fresh server may lack them. Made here when missing (which needs
+# CREATEROLE, or a DBA who made them beforehand).
+psql_q -c "DO \$\$ BEGIN
+  IF to_regrole('tenantry_app') IS NULL THEN
+    CREATE ROLE tenantry_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+  END IF;
+  IF to_regrole('tenantry_platform') IS NULL THEN
+    CREATE ROLE tenantry_platform NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+  END IF;
+END \$\$"
 if [ "$existing" = "0" ]; then
   # pg_restore's own single transaction: on any error nothing is restored.
   "$PG_BIN/pg_restore" --no-password --exit-on-error --single-transaction \
@@ -99,6 +110,11 @@ else
     echo 'CREATE SCHEMA public;'
     "$PG_BIN/pg_restore" --no-owner --no-privileges --file=- "$file" && echo 'COMMIT;'
   } | "$PG_BIN/psql" --no-psqlrc --no-password -X -q -v ON_ERROR_STOP=1 --dbname="$target" >/dev/null
+fi
+# Privileges are not copied (--no-privileges: they name the source's roles); the
+# application role's are derived again from the restored schema.
+if [ "$(psql_q -c "SELECT to_regproc('tenantry_grant_app') IS NOT NULL")" = "t" ]; then
+  psql_q -c "SELECT tenantry_grant_app()" >/dev/null
 fi
 echo "restore: restored $file"
 

@@ -66,12 +66,19 @@ cleanup() {
 trap cleanup EXIT
 
 password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# The application role's password between the nodes (step 2 of docs/scaling.md).
+app_password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 umask 077
 printf '%s\n' "$password" >"$base/pwfile"
 # Inter-node connections (the coordinator to the workers, a worker to another during a
 # shard move) authenticate like any client: the servers read this libpq password file.
 # (Citus reaches the coordinator itself as `localhost`, citus.local_hostname's default.)
-printf '%s:*:*:postgres:%s\n' 127.0.0.1 "$password" localhost "$password" >"$base/pgpass"
+# Citus opens them as the *current* role: tenant requests run as tenantry_app, so it
+# needs an entry too.
+{
+  printf '%s:*:*:postgres:%s\n' 127.0.0.1 "$password" localhost "$password"
+  printf '*:*:*:tenantry_app:%s\n' "$app_password"
+} >"$base/pgpass"
 umask 022
 own "$base/pwfile" "$base/pgpass"
 mkdir -p "$base/run" "$base/log" && own "$base/run" "$base/log"
@@ -137,6 +144,10 @@ export DATABASE_URL=$COORDINATOR_URL
 # Step 2: the schema, through the coordinator.
 cargo build --locked --quiet --bin tenantry
 target/debug/tenantry migrate >"$base/migrate.log"
+# Step 2, continued: the application role (made by the migration) logs in between the
+# nodes with the password the servers' password file gives it; Citus propagates the
+# ALTER ROLE to every worker.
+psql_on coordinator "$db" -c "ALTER ROLE tenantry_app PASSWORD '$app_password'"
 # Step 3: distribute it.
 psql_on coordinator "$db" -f scripts/citus/distribute.sql >"$base/distribute.log"
 # A rerun after a migration recreated a table (it comes back as a Citus local table,

@@ -36,6 +36,9 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// Queries slower than this are logged as warnings.
     pub slow_query: Duration,
+    /// `MIGRATION_DATABASE_URL`: the owner's URL, for migrations and the platform path,
+    /// when `DATABASE_URL` names the restricted application role.
+    pub migration_database_url: Option<String>,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`: spans are exported over OTLP/HTTP when set.
     pub otlp_endpoint: Option<String>,
     /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (empty: no CORS).
@@ -78,6 +81,10 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("slow_query", &self.slow_query)
+            .field(
+                "migration_database_url",
+                &self.migration_database_url.as_ref().map(|_| "<set>"),
+            )
             .field(
                 "otlp_endpoint",
                 &self.otlp_endpoint.as_ref().map(|_| "<set>"),
@@ -146,6 +153,7 @@ impl Config {
                 3_000,
             )?),
             slow_query: Duration::from_millis(parse_or(&get, "SLOW_QUERY_MS", 100)?),
+            migration_database_url: get("MIGRATION_DATABASE_URL"),
             otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
                 .map(|v| {
@@ -268,10 +276,12 @@ mod tests {
         let c = Config::from_lookup(env(&[
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
             ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+            ("MIGRATION_DATABASE_URL", "postgres://o:swordfish@h/db"),
         ]))
         .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("swordfish"));
         assert!(!shown.contains("abcdef-secret"));
     }
 

@@ -164,15 +164,15 @@ fn run(command: Command, config: Config) -> Result<ExitCode, BoxError> {
         Command::Completions { .. } | Command::Man => {}
         Command::Db { action } => {
             let database = server::open_database(&config)?;
-            return ops::db::run(action, &database.url);
+            return ops::db::run(action, &database.platform_url);
         }
         Command::Seed(args) => {
             let database = server::open_database(&config)?;
-            ops::seed::run(args, &database.url)?;
+            ops::seed::run(args, &database.platform_url)?;
         }
         Command::Tenant { action } => {
             let database = server::open_database(&config)?;
-            ops::tenant::run(action, &database.url)?;
+            ops::tenant::run(action, &database.platform_url)?;
         }
         Command::Serve => {
             // The private cluster is started on this (main) thread and stopped when
@@ -181,14 +181,14 @@ fn run(command: Command, config: Config) -> Result<ExitCode, BoxError> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let result = runtime.block_on(server::serve(config, &database.url));
+            let result = runtime.block_on(server::serve(config, &database));
             drop(runtime);
             drop(database);
             result?;
         }
         Command::Migrate { revert, redo } => {
             let database: Database = server::open_database(&config)?;
-            let mut conn = pool::connect(&database.url)?;
+            let mut conn = pool::connect(&database.platform_url)?;
             let (verb, versions) = match (revert, redo) {
                 (Some(n), _) => ("reverted", migrations::revert(&mut conn, n)?),
                 (None, true) => ("redone", migrations::redo(&mut conn)?),
@@ -217,7 +217,7 @@ fn run(command: Command, config: Config) -> Result<ExitCode, BoxError> {
             action: MetricsAction::Refresh,
         } => {
             let database = server::open_database(&config)?;
-            let mut conn = pool::connect(&database.url)?;
+            let mut conn = pool::connect(&database.platform_url)?;
             let tenants = tenantry::ops::metrics::refresh(&mut conn)?;
             println!("refreshed today's metrics of {tenants} tenants");
         }

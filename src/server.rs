@@ -18,11 +18,16 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The database a command works on; holds the private cluster (stopped on drop) when
 /// one was started.
 pub struct Database {
+    /// What the tenant pool logs in as (it then switches to the application role).
     pub url: String,
+    /// The owner's URL: migrations, the platform pool and operator commands.
+    /// `MIGRATION_DATABASE_URL` when set, else the same as `url`.
+    pub platform_url: String,
     pub cluster: Option<PrivateCluster>,
 }
 
 /// `DATABASE_URL` when set, else the private cluster under `TENANTRY_DATA_DIR`.
+/// `MIGRATION_DATABASE_URL`, when set, names the owner (see [`Database::platform_url`]).
 ///
 /// Call it on the main thread: the private server is tied to the thread that starts it
 /// (it shuts down if that thread dies).
@@ -30,12 +35,17 @@ pub fn open_database(config: &Config) -> Result<Database, BoxError> {
     match &config.database_url {
         Some(url) => Ok(Database {
             url: url.clone(),
+            platform_url: config
+                .migration_database_url
+                .clone()
+                .unwrap_or_else(|| url.clone()),
             cluster: None,
         }),
         None => {
             let cluster = PrivateCluster::start(&config.data_dir)?;
             Ok(Database {
-                url: cluster.url(),
+                url: cluster.app_url(),
+                platform_url: cluster.url(),
                 cluster: Some(cluster),
             })
         }
@@ -73,15 +83,16 @@ pub fn migrate(url: &str) -> Result<Vec<String>, BoxError> {
 }
 
 /// Serves until SIGTERM or SIGINT, then drains in-flight requests (up to 30 s).
-pub async fn serve(config: Config, database_url: &str) -> Result<(), BoxError> {
+pub async fn serve(config: Config, database: &Database) -> Result<(), BoxError> {
     let secret = jwt_secret(&config)?;
-    let url = database_url.to_string();
+    let url = database.platform_url.clone();
     let applied = tokio::task::spawn_blocking(move || migrate(&url)).await??;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "migrations applied");
     }
-    let pool = pool::build(
-        database_url,
+    let pools = pool::build_pools(
+        &database.url,
+        &database.platform_url,
         &pool::PoolOptions {
             max_size: config.db_pool_size,
             acquire_timeout: config.db_acquire_timeout,
@@ -92,7 +103,7 @@ pub async fn serve(config: Config, database_url: &str) -> Result<(), BoxError> {
     let listener = TcpListener::bind(config.bind_addr).await?;
     tracing::info!(addr = %listener.local_addr()?, pool_size = config.db_pool_size, "listening");
     let limits = ConnLimits::from_config(&config);
-    let app = App::new(config, pool, &secret);
+    let app = App::new(config, pools, &secret);
     run_until_signal(listener, crate::router(app), limits, shutdown_signal()).await
 }
 

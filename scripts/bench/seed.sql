@@ -4,12 +4,17 @@
 -- expenses this month (for the report) and a budget to approve against.
 \set ON_ERROR_STOP on
 SET synchronous_commit = off;
+-- `psql -v bench_tenants=N` for a reduced data set (scripts/bench.sh BENCH_TENANTS).
+\if :{?bench_tenants}
+\else
+\set bench_tenants 1000
+\endif
 
 -- A placeholder hash no password matches: tokens are minted directly, nobody logs in.
 \set pw_hash '$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0YmVuY2g$2p0rC0cZ9GmQY0XxG0bbQYQ5xZVbNz0rKQbqk3dB3cQ'
 
 INSERT INTO tenants (id, name, code)
-SELECT gen_random_uuid(), 'Bench ' || g, 'bench-' || g FROM generate_series(1, 1000) g;
+SELECT gen_random_uuid(), 'Bench ' || g, 'bench-' || g FROM generate_series(1, :bench_tenants) g;
 INSERT INTO tenants (id, name, code, max_users) VALUES (gen_random_uuid(), 'Bench big', 'bench-big', 1000);
 
 INSERT INTO users (tenant_id, id, email, username, password_hash, role)

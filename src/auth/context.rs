@@ -163,7 +163,7 @@ async fn load_principal(
     if hit.is_some() {
         return Ok(hit);
     }
-    let loaded = crate::db::run(app, move |conn| {
+    let loaded = crate::db::platform(app, move |conn| {
         crate::repos::principals::load(conn, tenant_id, user_id)
     })
     .await?;

@@ -27,8 +27,13 @@ use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 
 /// Name of the application database inside the private cluster.
 pub const DATABASE_NAME: &str = "tenantry";
-/// Superuser created by `initdb`.
+/// Superuser created by `initdb`: the owner of the tables (it runs the migrations) and
+/// the platform path's login.
 const SUPERUSER: &str = "postgres";
+/// The login of the server's tenant pool: a member of the application role
+/// (`tenantry_app`) and nothing else, so tenant connections never even log in with
+/// more privilege than tenant requests need. Same password as the superuser.
+pub const APP_LOGIN: &str = "tenantry_api";
 /// How long to wait for a starting server to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -136,10 +141,46 @@ impl PrivateCluster {
             None => start_server(&bindir, &base, cluster_dir, password, run_as, options)?,
         };
         cluster.create_database(DATABASE_NAME)?;
+        cluster.ensure_roles()?;
         Ok(cluster)
     }
 
-    /// URL of database `db` in this cluster.
+    /// Creates the application role (as the migrations would) and the tenant pool's
+    /// login [`APP_LOGIN`], a member of it, unless they exist; sets the login's password.
+    fn ensure_roles(&self) -> Result<(), EmbeddedError> {
+        let mut conn = PgConnection::establish(&self.url_for("postgres")).map_err(|e| {
+            EmbeddedError::Failed(format!("connecting to the private cluster: {e}"))
+        })?;
+        // The password is hex digits (cluster_password), so it can be inlined.
+        let sql = format!(
+            "DO $$ BEGIN
+                 BEGIN
+                     CREATE ROLE {app} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                 END;
+                 BEGIN
+                     CREATE ROLE {APP_LOGIN} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                 END;
+             END $$;
+             ALTER ROLE {APP_LOGIN} PASSWORD '{password}';
+             GRANT {app} TO {APP_LOGIN};",
+            app = super::pool::APP_ROLE,
+            password = self.password,
+        );
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, &sql)
+            .map_err(|e| EmbeddedError::Failed(format!("creating the database roles: {e}")))
+    }
+
+    /// URL of the application database for the tenant pool's login [`APP_LOGIN`].
+    pub fn app_url(&self) -> String {
+        format!(
+            "postgres://{APP_LOGIN}:{}@127.0.0.1:{}/{DATABASE_NAME}",
+            self.password, self.port
+        )
+    }
+
+    /// URL of database `db` in this cluster, as the superuser.
     pub fn url_for(&self, db: &str) -> String {
         format!(
             "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{db}",

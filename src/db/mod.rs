@@ -1,9 +1,11 @@
 //! Database access: the r2d2 pool, the private PostgreSQL cluster, embedded migrations,
 //! keyset pagination, and the helpers through which every query runs.
 //!
-//! Diesel is synchronous, so every database call goes through [`run`] (or the
-//! tenant-scoped [`read_for`] / [`write_for`]): the closure runs on Tokio's blocking pool,
-//! inside the caller's tracing span, and the pooled connection is taken *inside* the
+//! Diesel is synchronous, so every database call goes through one of three helpers:
+//! the tenant-scoped [`read_for`] / [`write_for`] (tenant pool, application role,
+//! row-level security keyed by the request's tenant) or [`platform`] (platform pool,
+//! the owner's role, every tenant; its callers are listed in [`platform`](mod@platform)).
+//! The closure runs on Tokio's blocking pool, inside the caller's tracing span, and the pooled connection is taken *inside* the
 //! closure and returned as soon as it ends. No extractor ever holds a connection.
 
 pub mod citus;
@@ -13,10 +15,13 @@ pub mod instrumentation;
 pub mod locking;
 pub mod migrations;
 pub mod pagination;
+pub mod platform;
 pub mod pool;
+pub mod tenant_scope;
 pub mod tenant_share;
 
-use diesel::Connection;
+use std::sync::Arc;
+
 use diesel::pg::PgConnection;
 
 use crate::app::App;
@@ -25,11 +30,14 @@ use crate::error::AppError;
 
 pub use pool::DbPool;
 
-/// Runs `f` with a pooled connection on the blocking thread pool.
-///
-/// Use it for work that is not scoped to one tenant (platform routes, login, health);
-/// tenant data goes through [`read_for`] or [`write_for`].
-pub async fn run<T, F>(app: &App, f: F) -> Result<T, AppError>
+/// Runs `f` with a connection of `pool` on the blocking thread pool, after waiting
+/// for one of `slots`.
+async fn with_conn<T, F>(
+    app: &App,
+    pool: &DbPool,
+    slots: &Arc<tokio::sync::Semaphore>,
+    f: F,
+) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
@@ -38,18 +46,15 @@ where
     // Wait for a connection as a cheap future rather than as a parked blocking thread:
     // with more requests in flight than connections, the blocking pool would otherwise
     // fill with threads that only wait on the pool's condition variable.
-    let permit = tokio::time::timeout(
-        app.config.db_acquire_timeout,
-        app.db_slots.clone().acquire_owned(),
-    )
-    .await
-    .map_err(|_| {
-        crate::metrics::record_pool_wait(waiting.elapsed());
-        crate::metrics::record_pool_timeout();
-        AppError::DatabaseUnavailable("timed out waiting for a database connection".into())
-    })?
-    .map_err(|_| AppError::internal("database slots closed"))?;
-    let pool = app.pool.clone();
+    let permit = tokio::time::timeout(app.config.db_acquire_timeout, slots.clone().acquire_owned())
+        .await
+        .map_err(|_| {
+            crate::metrics::record_pool_wait(waiting.elapsed());
+            crate::metrics::record_pool_timeout();
+            AppError::DatabaseUnavailable("timed out waiting for a database connection".into())
+        })?
+        .map_err(|_| AppError::internal("database slots closed"))?;
+    let pool = pool.clone();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -68,7 +73,28 @@ where
     .map_err(|join| AppError::internal(format!("database task failed: {join}")))?
 }
 
-/// As [`run`] for long platform work (deleting a tenant): its statements may run for
+/// Runs `f` on the tenant pool with no tenant set: every tenant table (and `tenants`)
+/// looks empty to it. Only for statements that read no tenant data (the readiness
+/// probes).
+pub async fn unscoped<T, F>(app: &App, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    with_conn(app, &app.pool, &app.db_slots, f).await
+}
+
+/// Runs platform work that must see across tenants: the one path that does not run as
+/// the application role. Every caller is listed in the [`platform`](mod@platform) module.
+pub async fn platform<T, F>(app: &App, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    with_conn(app, &app.platform_pool, &app.platform_slots, f).await
+}
+
+/// As [`platform`] for long platform work (deleting a tenant): its statements may run for
 /// the request budget, not the short per-statement cap (`STATEMENT_TIMEOUT_MS`) of
 /// ordinary requests; the connection gets the short cap back afterwards. (`/utils/db`
 /// maintenance sets its own per-step timeouts, see `ops::runner`.)
@@ -85,7 +111,7 @@ where
         .max(app.config.statement_timeout)
         .as_millis();
     let short = app.config.statement_timeout.as_millis();
-    run(app, move |conn| {
+    platform(app, move |conn| {
         conn.batch_execute(&format!("SET statement_timeout = {long}"))?;
         let result = f(conn);
         // A connection left with the long cap would hand it to the next request.
@@ -98,12 +124,13 @@ where
     .await
 }
 
-/// Runs tenant-scoped reads: a single statement needs no transaction, which saves two
-/// round trips on the hot path.
+/// Runs tenant-scoped reads in a read-only transaction whose `app.tenant_id` is the
+/// context's tenant.
 ///
-/// This helper and [`write_for`] are the only entry points for tenant data. Row-level
-/// security would set `app.tenant_id` transaction-locally here,
-/// in one place, without touching any repository.
+/// This helper and the `write_for` family are the only entry points for tenant data, and
+/// the only places the tenant setting is made (docs/security.md, the third wall): see
+/// [`tenant_scope`]. A read used to be one statement without a transaction; the setting
+/// costs it the transaction's two extra round trips (measured in docs/benchmarks.md).
 pub async fn read_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
@@ -114,11 +141,15 @@ where
         .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
         .await?;
     let ctx = ctx.clone();
-    run(app, move |conn| f(conn, &ctx)).await
+    unscoped(app, move |conn| {
+        tenant_scope::transaction(conn, &ctx, tenant_scope::Access::ReadOnly, f)
+    })
+    .await
 }
 
 /// Runs tenant-scoped changes in one transaction: the change and its audit row commit
-/// together or not at all.
+/// together or not at all. The tenant setting is made in the transaction's first round
+/// trip, together with `BEGIN`, so it costs writes nothing.
 pub async fn write_for<T, F>(app: &App, ctx: &TenantContext, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError> + Send + 'static,
@@ -129,7 +160,10 @@ where
         .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
         .await?;
     let ctx = ctx.clone();
-    run(app, move |conn| conn.transaction(|conn| f(conn, &ctx))).await
+    unscoped(app, move |conn| {
+        tenant_scope::transaction(conn, &ctx, tenant_scope::Access::ReadWrite, f)
+    })
+    .await
 }
 
 /// As [`write_for`], then `after` with the result once the transaction has committed,
@@ -151,8 +185,8 @@ where
         .acquire(ctx.tenant_id(), app.config.db_acquire_timeout)
         .await?;
     let ctx = ctx.clone();
-    run(app, move |conn| {
-        let result = conn.transaction(|conn| f(conn, &ctx))?;
+    unscoped(app, move |conn| {
+        let result = tenant_scope::transaction(conn, &ctx, tenant_scope::Access::ReadWrite, f)?;
         after(&result);
         Ok(result)
     })

@@ -1,4 +1,10 @@
-//! The r2d2 connection pool and the session settings every connection gets.
+//! The r2d2 connection pools and the session settings every connection gets.
+//!
+//! There are two pools (docs/security.md): the *tenant* pool, whose connections
+//! switch to the least-privilege role [`APP_ROLE`] as they are made (as PostgREST does),
+//! and the *platform* pool, whose connections keep the login role (the owner, member of
+//! `tenantry_platform`, or a superuser). Tenant requests only ever get the first
+//! (`db::read_for` / `db::write_for`); the second is `db::platform`'s.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +27,7 @@ pub type PooledConn = PooledConnection<Manager>;
 ///
 /// Diesel only reports a connection as broken when a transaction failed on it; a
 /// connection whose server went away between transactions looks healthy and would be
-/// handed out again and again. `db::run` marks such a connection `lost` when a query
+/// handed out again and again. `db::with_conn` marks such a connection `lost` when a query
 /// on it fails for that reason, and the pool then drops it instead of reusing it.
 pub struct Conn {
     pub pg: PgConnection,
@@ -77,6 +83,22 @@ impl ManageConnection for Manager {
     }
 }
 
+/// The role tenant requests run as: no superuser, no `BYPASSRLS`, owns nothing (made by
+/// the `roles_and_rls` migration).
+pub const APP_ROLE: &str = "tenantry_app";
+/// The role whose members see every tenant's rows (a policy on every tenant table):
+/// granted to the owner, never to [`APP_ROLE`].
+pub const PLATFORM_ROLE: &str = "tenantry_platform";
+
+/// Which of the two pools a pool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// Connections run as [`APP_ROLE`], held to row-level security.
+    Tenant,
+    /// Connections keep the login role: the platform path.
+    Platform,
+}
+
 /// Pool settings derived from the configuration.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -91,18 +113,36 @@ pub struct PoolOptions {
 }
 
 /// Applied to every new connection: UTC session time zone, a statement timeout and
-/// the query instrumentation (slow-query log, query-time metric).
+/// the query instrumentation (slow-query log, query-time metric); on the tenant pool
+/// also the switch to [`APP_ROLE`].
 #[derive(Debug)]
 struct SessionSetup {
     statement_timeout_ms: u128,
     slow_query: Duration,
+    kind: PoolKind,
+}
+
+/// What a tenant connection runs once, in the same round trip as the other settings.
+///
+/// `SET ROLE` makes every later statement run with the application role's privileges
+/// and row-level security, whichever role logged in (a superuser, the owner, or the
+/// restricted role itself). `citus.propagate_set_commands = 'local'` makes Citus send
+/// the per-transaction `SET LOCAL app.tenant_id` of `db::read_for` / `write_for` to the
+/// workers, where the shards' policies read it; on plain PostgreSQL it is an inert
+/// placeholder setting.
+fn tenant_session_sql() -> String {
+    format!("; SET ROLE {APP_ROLE}; SET citus.propagate_set_commands = 'local'")
 }
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for SessionSetup {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
         let conn = &mut conn.pg;
+        let role = match self.kind {
+            PoolKind::Tenant => tenant_session_sql(),
+            PoolKind::Platform => String::new(),
+        };
         conn.batch_execute(&format!(
-            "SET TIME ZONE 'UTC'; SET statement_timeout = {}",
+            "SET TIME ZONE 'UTC'; SET statement_timeout = {}{role}",
             self.statement_timeout_ms
         ))
         .map_err(diesel::r2d2::Error::QueryError)?;
@@ -113,7 +153,7 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for SessionSetup {
 
 /// Builds the pool without connecting: the server can start (and answer 503) while the
 /// database is still down; migrations at start-up are what require it to be up.
-pub fn build(url: &str, options: &PoolOptions) -> DbPool {
+pub fn build(url: &str, kind: PoolKind, options: &PoolOptions) -> DbPool {
     let manager = Manager {
         inner: ConnectionManager::<PgConnection>::new(url),
     };
@@ -128,6 +168,7 @@ pub fn build(url: &str, options: &PoolOptions) -> DbPool {
         .connection_customizer(Box::new(SessionSetup {
             statement_timeout_ms: options.statement_timeout.as_millis(),
             slow_query: options.slow_query,
+            kind,
         }))
         // r2d2 logs connection errors itself at error level; they are reported once, as
         // 503s, by the request path instead.
@@ -165,4 +206,32 @@ pub fn checkout(pool: &DbPool) -> Result<PooledConn, AppError> {
 /// Opens a single connection outside the pool (CLI commands, migrations).
 pub fn connect(url: &str) -> Result<PgConnection, diesel::ConnectionError> {
     PgConnection::establish(url)
+}
+
+/// The tenant pool and the platform pool of one server.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    pub tenant: DbPool,
+    pub platform: DbPool,
+}
+
+/// The platform pool's size: a fraction of the tenant pool's. Platform work is logins
+/// (whose cost is the password hash, not the database), principal loads on a cache
+/// miss, and operator routes, so it needs far fewer connections than tenant traffic.
+pub fn platform_pool_size(tenant_pool_size: u32) -> u32 {
+    (tenant_pool_size / 2).max(2)
+}
+
+/// Builds both pools: the tenant pool on `tenant_url` (switched to [`APP_ROLE`]), the
+/// platform pool on `platform_url` (the owner's URL: `MIGRATION_DATABASE_URL` when the
+/// server's own URL names the restricted role, else the same URL).
+pub fn build_pools(tenant_url: &str, platform_url: &str, options: &PoolOptions) -> Pools {
+    let platform_options = PoolOptions {
+        max_size: platform_pool_size(options.max_size),
+        ..options.clone()
+    };
+    Pools {
+        tenant: build(tenant_url, PoolKind::Tenant, options),
+        platform: build(platform_url, PoolKind::Platform, &platform_options),
+    }
 }

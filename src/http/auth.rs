@@ -105,7 +105,7 @@ pub async fn login(
     }
 
     let (c, e) = (code.clone(), email.clone());
-    let candidate = db::run(&app, move |conn| {
+    let candidate = db::platform(&app, move |conn| {
         if let Some(retry_after_secs) = logins::reserve_attempt(conn, &c, &e)? {
             return Err(AppError::RateLimited { retry_after_secs });
         }
@@ -133,7 +133,7 @@ pub async fn login(
     let rid = request_id.0.clone();
     if !password_ok {
         let (user_id, e) = (user.as_ref().map(|u| u.id), email.clone());
-        db::run(&app, move |conn| {
+        db::platform(&app, move |conn| {
             logins::fail(conn, tenant_id, user_id, &e, &rid)
         })
         .await?;
@@ -146,7 +146,7 @@ pub async fn login(
         return Err(AppError::TenantSuspended);
     }
     let user_id = user.id;
-    let user = db::run(&app, move |conn| {
+    let user = db::platform(&app, move |conn| {
         logins::succeed(conn, &code, &email, tenant_id, user_id, &rid)
     })
     .await?;

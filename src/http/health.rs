@@ -41,7 +41,7 @@ pub async fn live() -> Json<Status> {
     responses((status = 200, body = Status), (status = 503, description = "database_unavailable", body = crate::error::Problem, content_type = "application/problem+json"))
 )]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<Status>, AppError> {
-    db::run(&app, |conn| {
+    db::unscoped(&app, |conn| {
         diesel::sql_query("SELECT 1").execute(conn)?;
         Ok(())
     })

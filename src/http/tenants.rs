@@ -200,7 +200,7 @@ pub async fn create_tenant(
         features_enabled: features_json(features),
     };
     let (tenant, admin_user) =
-        db::run(&app, move |conn| tenants::create(conn, new, first_admin)).await?;
+        db::platform(&app, move |conn| tenants::create(conn, new, first_admin)).await?;
     tracing::info!(platform_admin = %admin.name, tenant_id = %tenant.id, code = %tenant.code, "tenant created");
     Ok((
         StatusCode::CREATED,
@@ -234,7 +234,7 @@ pub async fn list_tenants(
     let status = q.status.as_deref().map(parse_status).transpose()?;
     let after: Option<TenantKey> = page.after(&app.cursors, CURSOR_TAG)?;
     let limit = page.fetch_limit();
-    let rows = db::run(&app, move |conn| tenants::list(conn, status, after, limit)).await?;
+    let rows = db::platform(&app, move |conn| tenants::list(conn, status, after, limit)).await?;
     Ok(Page::from_rows(
         rows,
         &page,
@@ -255,7 +255,7 @@ pub async fn get_tenant(
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Json<Tenant>, AppError> {
     Ok(Json(
-        db::run(&app, move |conn| tenants::find(conn, id)).await?,
+        db::platform(&app, move |conn| tenants::find(conn, id)).await?,
     ))
 }
 
@@ -318,7 +318,7 @@ pub async fn update_tenant(
     let features = body.features_enabled.map(features_json);
     // Invalidated after the commit inside the database task (see `users::update_user`).
     let cache = app.principals.clone();
-    let tenant = db::run(&app, move |conn| {
+    let tenant = db::platform(&app, move |conn| {
         let tenant = tenants::update(conn, id, changes, features)?;
         cache.invalidate_tenant(id);
         Ok(tenant)

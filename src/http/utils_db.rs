@@ -81,7 +81,9 @@ pub async fn health(
     State(app): State<AppState>,
     _admin: PlatformAdmin,
 ) -> (StatusCode, Extension<KeepBody>, Json<DbHealth>) {
-    let probe = db::run(&app, stats::probe).await;
+    // The pool that serves tenant requests, whose figures the response reports; the
+    // probe reads no tenant data.
+    let probe = db::unscoped(&app, stats::probe).await;
     let (status, code, database) = match probe {
         Ok(p) => (
             "ok",
@@ -135,7 +137,7 @@ pub async fn db_stats(
     State(app): State<AppState>,
     _admin: PlatformAdmin,
 ) -> Result<Json<DbStats>, AppError> {
-    let s = db::run(&app, stats::database).await?;
+    let s = db::platform(&app, stats::database).await?;
     Ok(Json(DbStats {
         database_bytes: s.database_bytes,
         tables: s.tables,
@@ -171,7 +173,7 @@ pub async fn optimize(
     admin: PlatformAdmin,
 ) -> Result<Json<Steps>, AppError> {
     let time_limit = maintenance_time_limit(&app);
-    let steps = db::run(&app, move |conn| maintenance::optimize(conn, time_limit)).await?;
+    let steps = db::platform(&app, move |conn| maintenance::optimize(conn, time_limit)).await?;
     tracing::info!(platform_admin = %admin.name, steps = ?steps, "database optimized");
     Ok(Json(Steps { steps }))
 }
@@ -208,7 +210,7 @@ pub async fn vacuum(
     let analyze = body.analyze.unwrap_or(true);
     let table = body.table;
     let time_limit = maintenance_time_limit(&app);
-    let steps = db::run(&app, move |conn| {
+    let steps = db::platform(&app, move |conn| {
         maintenance::vacuum(conn, table.as_deref(), analyze, time_limit)
     })
     .await?;
@@ -242,7 +244,7 @@ pub async fn reindex(
     }
     let table = body.table;
     let time_limit = maintenance_time_limit(&app);
-    let steps = db::run(&app, move |conn| {
+    let steps = db::platform(&app, move |conn| {
         maintenance::reindex(conn, table.as_deref(), time_limit)
     })
     .await?;
@@ -263,6 +265,6 @@ pub async fn tenant_performance(
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Json<TenantPerformance>, AppError> {
     Ok(Json(
-        db::run(&app, move |conn| stats::tenant(conn, id)).await?,
+        db::platform(&app, move |conn| stats::tenant(conn, id)).await?,
     ))
 }

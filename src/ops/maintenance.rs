@@ -7,7 +7,7 @@
 //! Names of the allow-list that this schema does not have (yet) are skipped.
 //!
 //! VACUUM and `REINDEX ... CONCURRENTLY` cannot run inside a transaction block; these
-//! functions must be given a connection in autocommit mode (as `db::run` hands out).
+//! functions must be given a connection in autocommit mode (as `db::platform` hands out).
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};

@@ -118,6 +118,11 @@ async fn backup_then_restore_gives_identical_tables() {
         "every table identical"
     );
 
+    // The restored database keeps the third wall: row-level security, policies and the
+    // application role's privileges, exactly as the migrations left them.
+    let walls = crate::schema_rules::rls_violations(&mut target.conn());
+    assert!(walls.is_empty(), "after restore:\n{}", walls.join("\n"));
+
     // The restored database is a working database: same migrations, the app runs on it.
     assert_eq!(
         target.scalar("SELECT count(*) FROM __diesel_schema_migrations"),
@@ -137,6 +142,12 @@ async fn backup_then_restore_gives_identical_tables() {
         &[],
     ));
     assert_eq!(db_fingerprint(&target.url), original);
+    let walls = crate::schema_rules::rls_violations(&mut target.conn());
+    assert!(
+        walls.is_empty(),
+        "after restore --force:\n{}",
+        walls.join("\n")
+    );
 }
 
 #[tokio::test]

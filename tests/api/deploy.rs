@@ -110,3 +110,88 @@ fn dockerfile_copies_only_what_the_context_has_and_runs_as_a_user() {
         "the image needs no curl"
     );
 }
+
+#[test]
+fn compose_splits_the_database_roles() {
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).expect("read");
+    for needle in [
+        "${MIGRATION_DATABASE_URL:?",
+        "${TENANTRY_OWNER_PASSWORD:?",
+        "${TENANTRY_APP_PASSWORD:?",
+        "./deploy/postgres/initdb:/docker-entrypoint-initdb.d:ro",
+        "tenantry_api:PASSWORD@db",
+        "tenantry_owner:PASSWORD@db",
+    ] {
+        assert!(text.contains(needle), "docker-compose.yml lacks {needle}");
+    }
+}
+
+/// The compose init script, run as the postgres image runs it (superuser, psql on the
+/// server), makes roles with which the owner migrates and the server's login is held to
+/// row-level security.
+#[test]
+fn the_compose_init_script_makes_a_working_role_split() {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+
+    crate::skip_on_citus!(
+        "compose runs one PostgreSQL: the init script is tried on an empty database, which \
+         has no Citus metadata"
+    );
+    let db = crate::harness::TestDb::empty();
+    // postgres://user:password@host:port/db
+    let (_, rest) = db.url.split_once("://").expect("scheme");
+    let (auth, location) = rest.split_once('@').expect("auth");
+    let (user, password) = auth.split_once(':').expect("password");
+    let (hostport, _) = location.split_once('/').expect("db");
+    let (host, port) = hostport.split_once(':').expect("port");
+    // The private cluster has its own tenantry_api login already; leave it if so.
+    let api_existed =
+        db.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 'tenantry_api'") == 1;
+    let out = Command::new("bash")
+        .arg(root().join("deploy/postgres/initdb/10-tenantry-roles.sh"))
+        .envs([
+            ("PGHOST", host),
+            ("PGPORT", port),
+            ("PGPASSWORD", password),
+            ("POSTGRES_USER", user),
+            ("POSTGRES_DB", db.name.as_str()),
+            ("TENANTRY_OWNER_PASSWORD", "owner-pw-'quoted"),
+            ("TENANTRY_APP_PASSWORD", "app-pw"),
+        ])
+        .output()
+        .expect("run the init script");
+    let cleanup = |db: &crate::harness::TestDb| {
+        let _ = db.conn().batch_execute(
+            "REASSIGN OWNED BY tenantry_owner TO CURRENT_USER; DROP OWNED BY tenantry_owner;
+             DROP OWNED BY tenantry_api;",
+        );
+    };
+    if !out.status.success() {
+        cleanup(&db);
+        panic!("init script failed: {}{}", stdout(&out), stderr(&out));
+    }
+    let owner_url = crate::harness::with_login(&db.url, "tenantry_owner", "owner-pw-'quoted");
+    let api_url = crate::harness::with_login(&db.url, "tenantry_api", "app-pw");
+    let migrated = PgConnection::establish(&owner_url)
+        .map_err(|e| e.to_string())
+        .and_then(|mut c| tenantry::db::migrations::run_pending(&mut c).map_err(|e| e.to_string()));
+    let api_sees = PgConnection::establish(&api_url)
+        .map_err(|e| e.to_string())
+        .and_then(|mut c| {
+            c.batch_execute("SET ROLE tenantry_app; SELECT count(*) FROM tasks")
+                .map_err(|e| e.to_string())
+        });
+    cleanup(&db);
+    let (head, _) = db.url.rsplit_once('/').expect("db");
+    let mut admin = PgConnection::establish(&format!("{head}/postgres")).expect("admin");
+    drop(db);
+    let drop = if api_existed {
+        "DROP ROLE tenantry_owner;"
+    } else {
+        "DROP ROLE tenantry_owner; DROP ROLE tenantry_api;"
+    };
+    admin.batch_execute(drop).expect("drop the compose roles");
+    migrated.expect("the owner migrates");
+    api_sees.expect("the server's login switches to tenantry_app and reads");
+}

@@ -3,7 +3,8 @@
 //!
 //! The SQL is captured as Diesel ran it (with `$n` placeholders), prepared, and planned
 //! as a generic plan (`plan_cache_mode = force_generic_plan`), which is the plan shape
-//! that holds for any parameter values.
+//! that holds for any parameter values, as the application role with the tenant set, so
+//! the plans include row-level security's conditions.
 //!
 //! In Citus mode the same capture is the routing check (docs/scaling.md): every
 //! statement shape that touches a tenant table is planned with the tenant's id for its
@@ -96,7 +97,7 @@ async fn no_repository_query_scans_a_tenant_table() {
     if citus() {
         routing_check(&app, t.id, &captured);
     } else {
-        no_sequential_scans(&app, &captured);
+        no_sequential_scans(&app, t.id, &captured);
     }
 }
 
@@ -390,12 +391,13 @@ fn routing_check(app: &TestApp, tenant: uuid::Uuid, captured: &[String]) {
 }
 
 /// The single-node check: no statement scans a tenant table holding rows sequentially.
-fn no_sequential_scans(app: &TestApp, captured: &[String]) {
+fn no_sequential_scans(app: &TestApp, tenant: uuid::Uuid, captured: &[String]) {
     let tenant_tables = tenantry::repos::tenants::TENANT_TABLES;
     let mut conn = app.db.conn();
     conn.batch_execute("SET plan_cache_mode = force_generic_plan")
         .expect("generic plans");
     let mut checked = 0;
+    let mut with_policy = 0;
     let mut unique: Vec<&String> = captured.iter().collect();
     unique.sort();
     unique.dedup();
@@ -415,16 +417,20 @@ fn no_sequential_scans(app: &TestApp, captured: &[String]) {
             .rev()
             .find(|n| sql.contains(&format!("${n}")))
             .unwrap_or(0);
-        conn.batch_execute(&format!("DEALLOCATE ALL; PREPARE q AS {sql}"))
-            .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
         let args = if params == 0 {
             String::new()
         } else {
             format!("({})", vec!["NULL"; params].join(", "))
         };
-        // Writes are planned inside a rolled-back transaction: EXPLAIN without ANALYZE
-        // does not run them, but stay safe.
-        conn.batch_execute("BEGIN").expect("begin");
+        // Planned as the server runs it: as the application role, with row-level
+        // security's tenant condition added to every tenant table. Writes are planned
+        // inside a rolled-back transaction: EXPLAIN without ANALYZE does not run them,
+        // but stay safe.
+        conn.batch_execute(&format!(
+            "BEGIN; SET LOCAL ROLE tenantry_app; SET LOCAL app.tenant_id = '{tenant}';
+             DEALLOCATE ALL; PREPARE q AS {sql}"
+        ))
+        .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
         let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN EXECUTE q{args}"))
             .load(&mut conn)
             .unwrap_or_else(|e| panic!("explain {sql}: {e}"));
@@ -434,6 +440,11 @@ fn no_sequential_scans(app: &TestApp, captured: &[String]) {
             .map(|l| l.line)
             .collect::<Vec<_>>()
             .join("\n");
+        // (With NULL parameters, runtime pruning may remove every audit partition: such
+        // a plan scans nothing, so it has no condition to show.)
+        if plan.contains("current_setting('app.tenant_id'") || !plan.contains("Scan") {
+            with_policy += 1;
+        }
         // A sequential scan of an empty relation (a future audit partition) costs
         // nothing; one of a relation holding rows is a missing index.
         for scanned in plan
@@ -457,4 +468,5 @@ fn no_sequential_scans(app: &TestApp, captured: &[String]) {
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} queries were checked");
+    assert_eq!(with_policy, checked, "every plan carries the tenant policy");
 }

@@ -181,6 +181,21 @@ fn server() -> &'static Server {
     })
 }
 
+/// `url` with its user and password replaced.
+pub fn with_login(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("scheme");
+    let (_, host) = rest.split_once('@').expect("user in URL");
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+/// The URLs of database `db` on every Citus worker (the coordinator's credentials).
+pub fn worker_urls(db: &str) -> Vec<String> {
+    citus_workers()
+        .iter()
+        .map(|w| node_url(server(), Some(w), db))
+        .collect()
+}
+
 /// The Citus workers' `host:port`s, from `TENANTRY_TEST_CITUS_WORKERS`.
 pub fn citus_workers() -> Vec<String> {
     std::env::var("TENANTRY_TEST_CITUS_WORKERS")
@@ -516,9 +531,23 @@ impl TestApp {
     }
 
     fn on(db: TestDb, extra: &[(&str, &str)]) -> Self {
-        let config = test_config(&db.url, extra);
-        let pool = pool::build(
-            &db.url,
+        let url = db.url.clone();
+        Self::with_logins(db, &url, &url, extra)
+    }
+
+    /// An app on `db` whose tenant pool logs in with `tenant_url` and whose platform
+    /// pool with `platform_url` (the server's `DATABASE_URL` and
+    /// `MIGRATION_DATABASE_URL`).
+    pub fn with_logins(
+        db: TestDb,
+        tenant_url: &str,
+        platform_url: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let config = test_config(tenant_url, extra);
+        let pools = pool::build_pools(
+            tenant_url,
+            platform_url,
             &pool::PoolOptions {
                 max_size: config.db_pool_size,
                 acquire_timeout: config.db_acquire_timeout,
@@ -526,7 +555,7 @@ impl TestApp {
                 slow_query: config.slow_query,
             },
         );
-        let state = App::new(config, pool, JWT_SECRET);
+        let state = App::new(config, pools, JWT_SECRET);
         let router = tenantry::router(state.clone());
         TestApp {
             state,

@@ -28,6 +28,7 @@ mod pool_share;
 mod projects;
 mod prometheus;
 mod rate_limit;
+mod rls;
 mod schema_rules;
 mod seed;
 mod slow_clients;

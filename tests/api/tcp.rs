@@ -42,9 +42,14 @@ pub async fn spawn_server_with(
 ) -> Server {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
-    cmd.arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("JWT_SECRET", JWT_SECRET)
+    cmd.arg("serve");
+    // An empty URL: no DATABASE_URL, the private cluster (give TENANTRY_DATA_DIR).
+    if database_url.is_empty() {
+        cmd.env_remove("DATABASE_URL");
+    } else {
+        cmd.env("DATABASE_URL", database_url);
+    }
+    cmd.env("JWT_SECRET", JWT_SECRET)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "warn")
@@ -58,7 +63,8 @@ pub async fn spawn_server_with(
         base: format!("http://127.0.0.1:{port}"),
     };
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // initdb of a private cluster on a busy machine can take a while.
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Ok(r) = client
             .get(format!("{}/health/ready", server.base))
@@ -264,6 +270,73 @@ async fn database_outage_is_503_then_recovers_without_restart() {
     tokio::task::spawn_blocking(move || drop(cluster))
         .await
         .expect("stop");
+}
+
+/// Without DATABASE_URL the server's tenant pool logs in to its private cluster as
+/// `tenantry_api` (a member of `tenantry_app` only), and tenants stay apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_private_cluster_serves_tenants_through_the_restricted_login() {
+    let data = open_tempdir();
+    let dir = data.path().to_str().expect("dir").to_string();
+    let server = spawn_server("", &[("TENANTRY_DATA_DIR", dir.as_str())]).await;
+    let client = reqwest::Client::new();
+    let (a, _) = create_tenant(&client, &server.base, "private-a").await;
+    let (b, _) = create_tenant(&client, &server.base, "private-b").await;
+    let r = client
+        .post(format!("{}/api/v1/projects", server.base))
+        .bearer_auth(&a)
+        .json(&json!({"name": "a's"}))
+        .send()
+        .await
+        .expect("create project");
+    assert_eq!(r.status(), 201);
+    let count = |token: String| {
+        let (client, base) = (client.clone(), server.base.clone());
+        async move {
+            let r = client
+                .get(format!("{base}/api/v1/projects"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("list");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")["data"]
+                .as_array()
+                .expect("data")
+                .len()
+        }
+    };
+    assert_eq!(count(a).await, 1);
+    assert_eq!(count(b).await, 0);
+    // Who the server's sessions are, seen from the cluster's superuser.
+    let password = std::fs::read_to_string(data.path().join("pg_password")).expect("password");
+    let pid = std::fs::read_to_string(data.path().join("postgres/postmaster.pid")).expect("pid");
+    let port = pid.lines().nth(3).expect("port line").trim().to_string();
+    let url = format!(
+        "postgres://postgres:{}@127.0.0.1:{port}/tenantry",
+        password.trim()
+    );
+    let logins = tokio::task::spawn_blocking(move || {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Login {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            usename: String,
+        }
+        let mut conn = PgConnection::establish(&url).expect("superuser");
+        diesel::sql_query(
+            "SELECT DISTINCT usename::text AS usename FROM pg_stat_activity
+              WHERE datname = 'tenantry' AND pid <> pg_backend_pid() AND usename IS NOT NULL",
+        )
+        .load::<Login>(&mut conn)
+        .expect("sessions")
+        .into_iter()
+        .map(|l| l.usename)
+        .collect::<Vec<_>>()
+    })
+    .await
+    .expect("sessions");
+    assert!(logins.contains(&"tenantry_api".to_string()), "{logins:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -231,18 +231,23 @@ async fn a_request_dropped_after_its_commit_still_invalidates_the_principal_cach
             .await
         })
     };
-    // Wait (yielding to the runtime) until the update is blocked on the lock.
+    // Wait (yielding to the runtime) until the update is blocked on the lock. On Citus
+    // it waits on the worker holding the row (the coordinator's backend waits on the
+    // network), which citus_stat_activity shows.
     let db_url = app.db.url.clone();
+    let activity = if crate::harness::citus() {
+        "citus_stat_activity"
+    } else {
+        "pg_stat_activity"
+    };
+    let poll = format!(
+        "SELECT count(*) FROM {activity} WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%'"
+    );
     for _ in 0..200 {
-        let url = db_url.clone();
-        let waiting = tokio::task::spawn_blocking(move || {
-            crate::harness::scalar_at(
-                &url,
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%'",
-            )
-        })
-        .await
-        .expect("poll");
+        let (url, poll) = (db_url.clone(), poll.clone());
+        let waiting = tokio::task::spawn_blocking(move || crate::harness::scalar_at(&url, &poll))
+            .await
+            .expect("poll");
         if waiting > 0 {
             break;
         }

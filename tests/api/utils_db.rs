@@ -162,7 +162,8 @@ async fn health_answers_503_with_the_same_shape_when_the_database_is_gone() {
         "postgres://nobody:nothing@127.0.0.1:1/none",
         &[("DB_ACQUIRE_TIMEOUT_MS", "300")],
     );
-    let pool = pool::build(
+    let pools = pool::build_pools(
+        "postgres://nobody:nothing@127.0.0.1:1/none",
         "postgres://nobody:nothing@127.0.0.1:1/none",
         &pool::PoolOptions {
             max_size: 2,
@@ -171,7 +172,7 @@ async fn health_answers_503_with_the_same_shape_when_the_database_is_gone() {
             slow_query: Duration::from_secs(1),
         },
     );
-    let state = App::new(config, pool, JWT_SECRET);
+    let state = App::new(config, pools, JWT_SECRET);
     let token = state
         .jwt
         .issue_platform_admin("test-operator", 60)

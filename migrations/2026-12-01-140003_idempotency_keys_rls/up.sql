@@ -1,0 +1,14 @@
+-- The third wall on idempotency_keys, a tenant table (tenant_id): row-level security
+-- enabled and forced, and the tenant and platform policies (docs/security.md). Numbered
+-- after the table's own migrations: on a new database it must run after
+-- 2026-12-01-140001 made the table. The application role's row privileges come from
+-- the roles-and-policies migration: its default privileges when the table is made after
+-- it, its grant on every tenant table when the table was there before it.
+--
+-- One statement, no DO block: on Citus, once the table is distributed, a migration file
+-- of several commands fails ("cannot insert multiple commands into a prepared
+-- statement") when Citus sends its DDL on to the shards; the function runs each command
+-- on its own. (Granting on every table here as well, through tenantry_grant_app(), failed
+-- on Citus: "cannot execute DDL on table "tenants" because there was a parallel DDL
+-- access to distributed table "idempotency_keys" in the same transaction".)
+SELECT tenantry_protect('idempotency_keys');
