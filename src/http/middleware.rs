@@ -72,32 +72,29 @@ pub async fn refuse_early(req: Request, next: Next) -> Response {
     let Some(error) = refusal else {
         return next.run(req).await;
     };
-    let request_id =
-        RequestId::from_incoming(req.headers().get(request_id::HEADER).map(|v| v.as_bytes()));
+    let request_id = RequestId::from_incoming(req.headers().get(request_id::HEADER));
     let mut response = error.into_response();
     let body = response
         .extensions_mut()
         .remove::<ProblemExtension>()
         .map(|ext| {
             let mut problem = ext.problem;
-            problem.request_id = Some(request_id.0.clone());
+            problem.request_id = Some(request_id.as_str().to_string());
             problem.to_body()
         });
     let (mut parts, _) = response.into_parts();
     add_security_headers(&mut parts.headers);
-    if let Ok(value) = HeaderValue::from_str(&request_id.0) {
-        parts
-            .headers
-            .insert(HeaderName::from_static(request_id::HEADER), value);
-    }
+    parts.headers.insert(
+        HeaderName::from_static(request_id::HEADER),
+        request_id.header_value(),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body.unwrap_or_default()))
 }
 
 /// Request id, span, access log line and metrics.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
-    let request_id =
-        RequestId::from_incoming(req.headers().get(request_id::HEADER).map(|v| v.as_bytes()));
+    let request_id = RequestId::from_incoming(req.headers().get(request_id::HEADER));
     req.extensions_mut().insert(request_id.clone());
     let in_flight = crate::metrics::InFlight::start();
     let method = req.method().clone();
@@ -113,7 +110,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         "request",
         method = %method,
         route = %route,
-        request_id = %request_id.0,
+        request_id = request_id.as_str(),
         trace_id = trace.trace_id_field(),
         span_id = trace.span_id_field(),
         tenant_id = tracing::field::Empty,
@@ -122,11 +119,10 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
-    if let Ok(value) = HeaderValue::from_str(&request_id.0) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(request_id::HEADER), value);
-    }
+    response.headers_mut().insert(
+        HeaderName::from_static(request_id::HEADER),
+        request_id.header_value(),
+    );
     response.headers_mut().insert(
         HeaderName::from_static(trace_context::HEADER),
         trace.header_value(),
@@ -208,7 +204,7 @@ pub async fn finalize_problem(req: Request, next: Next) -> Response {
     if let Some(cause) = &cause {
         tracing::error!(status = status.as_u16(), cause = %cause, "request failed");
     }
-    problem.request_id = request_id.map(|r| r.0);
+    problem.request_id = request_id.map(|r| r.as_str().to_string());
     let (mut parts, _) = response.into_parts();
     parts
         .headers

@@ -93,7 +93,10 @@ pub fn router(app: AppState) -> Router {
         // Innermost first: each layer wraps everything added before it.
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(mw::from_fn(idempotency::fingerprint))
-        .layer(mw::from_fn(conventions::conventions))
+        .layer(mw::from_fn_with_state(
+            app.clone(),
+            conventions::conventions,
+        ))
         .layer(mw::from_fn_with_state(
             app.clone(),
             middleware::request_timeout,
