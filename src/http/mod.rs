@@ -98,23 +98,15 @@ pub fn router(app: AppState) -> Router {
             tower::ServiceBuilder::new()
                 .layer(mw::from_fn(middleware::refuse_early))
                 .layer(conventions::compression())
+                // Also the security headers and the preflight's 204.
                 .layer(mw::from_fn(middleware::request_context))
-                .layer(mw::from_fn(middleware::security_headers))
-                .layer(mw::from_fn(conventions::preflight_no_content))
                 .layer(option_layer(conventions::cors(
                     &app.config.cors_allowed_origins,
                 )))
                 .layer(mw::from_fn(middleware::finalize_problem))
                 .layer(CatchPanicLayer::new())
-                .layer(mw::from_fn_with_state(
-                    app.clone(),
-                    middleware::request_timeout,
-                ))
-                .layer(mw::from_fn_with_state(
-                    app.clone(),
-                    conventions::conventions,
-                ))
-                .layer(mw::from_fn(idempotency::fingerprint))
+                // The request budget, the HTTP conventions, the Idempotency-Key fingerprint.
+                .layer(mw::from_fn_with_state(app.clone(), middleware::innermost))
                 .layer(DefaultBodyLimit::max(extract::BODY_LIMIT)),
         )
         .with_state(app)
