@@ -113,7 +113,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         "request",
         method = %method,
         route = %route,
-        request_id = request_id.as_str(),
+        request_id = %request_id.as_str(),
         trace_id = trace.trace_id_field(),
         span_id = trace.span_id_field(),
         tenant_id = tracing::field::Empty,
