@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::Role;
+use crate::models::tenant::TenantStatus;
 
 /// How long an entry is trusted.
 pub const TTL: Duration = Duration::from_secs(5);
@@ -25,7 +26,7 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct Principal {
     pub role: Role,
     pub is_active: bool,
-    pub tenant_status: String,
+    pub tenant_status: TenantStatus,
     pub features: serde_json::Value,
     /// Tokens whose `iat` is before this (Unix seconds) are revoked.
     pub tokens_valid_after: Option<i64>,
@@ -35,7 +36,7 @@ pub struct Principal {
 struct Inner {
     generation: u64,
     /// Shared with the requests that read them: a hit clones a pointer, not the
-    /// tenant's status string and feature map (two allocations per request).
+    /// tenant's feature map (an allocation per request, and another per context clone).
     entries: HashMap<(Uuid, Uuid), (Arc<Principal>, Instant)>,
 }
 
@@ -113,7 +114,7 @@ mod tests {
         Principal {
             role: Role::Admin,
             is_active: true,
-            tenant_status: "active".into(),
+            tenant_status: TenantStatus::Active,
             features: serde_json::json!({}),
             tokens_valid_after: None,
         }

@@ -146,7 +146,7 @@ pub async fn db_stats(
 
 /// What a maintenance call may spend: the request's time less a second to answer in, so
 /// the steps end (or are skipped) before the request timeout could answer `503`.
-fn budget(app: &AppState) -> Option<Duration> {
+fn maintenance_time_limit(app: &AppState) -> Option<Duration> {
     Some(
         app.config
             .request_timeout
@@ -170,8 +170,8 @@ pub async fn optimize(
     State(app): State<AppState>,
     admin: PlatformAdmin,
 ) -> Result<Json<Steps>, AppError> {
-    let budget = budget(&app);
-    let steps = db::run(&app, move |conn| maintenance::optimize(conn, budget)).await?;
+    let time_limit = maintenance_time_limit(&app);
+    let steps = db::run(&app, move |conn| maintenance::optimize(conn, time_limit)).await?;
     tracing::info!(platform_admin = %admin.name, steps = ?steps, "database optimized");
     Ok(Json(Steps { steps }))
 }
@@ -207,9 +207,9 @@ pub async fn vacuum(
     }
     let analyze = body.analyze.unwrap_or(true);
     let table = body.table;
-    let budget = budget(&app);
+    let time_limit = maintenance_time_limit(&app);
     let steps = db::run(&app, move |conn| {
-        maintenance::vacuum(conn, table.as_deref(), analyze, budget)
+        maintenance::vacuum(conn, table.as_deref(), analyze, time_limit)
     })
     .await?;
     tracing::info!(platform_admin = %admin.name, steps = ?steps, "vacuum ran");
@@ -241,9 +241,9 @@ pub async fn reindex(
         maintenance::allowed(t)?;
     }
     let table = body.table;
-    let budget = budget(&app);
+    let time_limit = maintenance_time_limit(&app);
     let steps = db::run(&app, move |conn| {
-        maintenance::reindex(conn, table.as_deref(), budget)
+        maintenance::reindex(conn, table.as_deref(), time_limit)
     })
     .await?;
     tracing::info!(platform_admin = %admin.name, steps = ?steps, "reindex ran");
