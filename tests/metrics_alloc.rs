@@ -1,6 +1,7 @@
-//! Recording a request's metrics allocates nothing once its route has been seen: a
-//! counting global allocator (this test binary's own) checks it, per thread, so other
-//! threads' allocations do not disturb the count.
+//! Recording a request's metrics allocates nothing once its route has been seen, and
+//! neither do a request's id and cached principal as they are passed along: a counting
+//! global allocator (this test binary's own) checks it, per thread, so other threads'
+//! allocations do not disturb the count.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -62,5 +63,41 @@ fn recording_requests_does_not_allocate() {
         },
         true,
     );
+    assert!(allocations() > before);
+}
+
+/// The request id and the principal a tenant request carries are shared, not copied:
+/// keeping the client's `x-request-id`, cloning it (extension, tenant context, database
+/// task, response header) and a principal-cache hit allocate nothing.
+#[test]
+fn request_ids_and_principal_cache_hits_do_not_allocate() {
+    use std::sync::Arc;
+    use tenantry::auth::Role;
+    use tenantry::auth::principal_cache::{Principal, PrincipalCache};
+    use tenantry::request_id::RequestId;
+
+    let header = axum::http::HeaderValue::from_static("client-chosen-id-123");
+    let cache = PrincipalCache::default();
+    let (tenant, user) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let principal = Principal {
+        role: Role::Member,
+        is_active: true,
+        tenant_status: tenantry::models::tenant::TenantStatus::Active,
+        features: serde_json::json!({"expenses": true, "items": true}),
+        tokens_valid_after: None,
+    };
+    let (_, generation) = cache.get(tenant, user);
+    cache.insert(tenant, user, Arc::new(principal), generation);
+    let before = allocations();
+    for _ in 0..1_000 {
+        let id = RequestId::from_incoming(Some(&header));
+        let copies = (id.clone(), id.clone(), id.header_value());
+        assert_eq!(copies.0.as_str(), "client-chosen-id-123");
+        let (hit, _) = cache.get(tenant, user);
+        assert!(hit.is_some_and(|p| p.is_active));
+    }
+    assert_eq!(allocations() - before, 0);
+    // A generated id is one allocation (its header value), and counted.
+    let _ = RequestId::from_incoming(None);
     assert!(allocations() > before);
 }

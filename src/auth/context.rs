@@ -6,6 +6,8 @@
 //! active flag and its tenant's status. Nothing in a body, query string or client header
 //! can change the tenant.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -25,8 +27,10 @@ pub struct TenantContext {
     tenant_id: Uuid,
     user_id: Uuid,
     role: Role,
-    request_id: String,
-    features: serde_json::Value,
+    /// Shared, not copied: the context is cloned into every database task.
+    request_id: RequestId,
+    /// The cached principal, for its feature flags (shared with the cache).
+    principal: Arc<Principal>,
 }
 
 impl TenantContext {
@@ -47,7 +51,7 @@ impl TenantContext {
 
     /// The request id, for audit rows.
     pub fn request_id(&self) -> &str {
-        &self.request_id
+        self.request_id.as_str()
     }
 
     pub fn is_admin(&self) -> bool {
@@ -75,7 +79,7 @@ impl TenantContext {
 
     /// `403 feature_disabled` when the tenant has `feature` switched off.
     fn require_feature(&self, feature: Feature) -> Result<(), AppError> {
-        if feature.enabled_in(&self.features) {
+        if feature.enabled_in(&self.principal.features) {
             Ok(())
         } else {
             Err(AppError::FeatureDisabled(feature.as_str()))
@@ -141,14 +145,14 @@ impl FromRequestParts<AppState> for TenantContext {
         let request_id = parts
             .extensions
             .get::<RequestId>()
-            .map(|r| r.0.clone())
+            .cloned()
             .unwrap_or_default();
         Ok(TenantContext {
             tenant_id,
             user_id,
             role: principal.role,
             request_id,
-            features: principal.features,
+            principal,
         })
     }
 }
@@ -158,7 +162,7 @@ async fn load_principal(
     app: &AppState,
     tenant_id: Uuid,
     user_id: Uuid,
-) -> Result<Option<Principal>, AppError> {
+) -> Result<Option<Arc<Principal>>, AppError> {
     let (hit, generation) = app.principals.get(tenant_id, user_id);
     if hit.is_some() {
         return Ok(hit);
@@ -166,10 +170,11 @@ async fn load_principal(
     let loaded = crate::db::platform(app, move |conn| {
         crate::repos::principals::load(conn, tenant_id, user_id)
     })
-    .await?;
+    .await?
+    .map(Arc::new);
     if let Some(p) = &loaded {
         app.principals
-            .insert(tenant_id, user_id, p.clone(), generation);
+            .insert(tenant_id, user_id, Arc::clone(p), generation);
     }
     Ok(loaded)
 }

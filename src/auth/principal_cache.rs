@@ -8,7 +8,7 @@
 //! such a write from putting the stale value back.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -35,7 +35,9 @@ pub struct Principal {
 #[derive(Default)]
 struct Inner {
     generation: u64,
-    entries: HashMap<(Uuid, Uuid), (Principal, Instant)>,
+    /// Shared with the requests that read them: a hit clones a pointer, not the
+    /// tenant's feature map (an allocation per request, and another per context clone).
+    entries: HashMap<(Uuid, Uuid), (Arc<Principal>, Instant)>,
 }
 
 /// The cache; keyed by `(tenant_id, user_id)`.
@@ -53,7 +55,7 @@ impl std::fmt::Debug for PrincipalCache {
 impl PrincipalCache {
     /// A fresh entry, if any, and the generation to pass to [`insert`](Self::insert)
     /// after loading on a miss.
-    pub fn get(&self, tenant_id: Uuid, user_id: Uuid) -> (Option<Principal>, u64) {
+    pub fn get(&self, tenant_id: Uuid, user_id: Uuid) -> (Option<Arc<Principal>>, u64) {
         let Ok(inner) = self.inner.lock() else {
             return (None, u64::MAX);
         };
@@ -61,12 +63,18 @@ impl PrincipalCache {
             .entries
             .get(&(tenant_id, user_id))
             .filter(|(_, at)| at.elapsed() < TTL)
-            .map(|(p, _)| p.clone());
+            .map(|(p, _)| Arc::clone(p));
         (hit, inner.generation)
     }
 
     /// Stores a principal loaded at `generation`, unless an invalidation happened since.
-    pub fn insert(&self, tenant_id: Uuid, user_id: Uuid, principal: Principal, generation: u64) {
+    pub fn insert(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        principal: Arc<Principal>,
+        generation: u64,
+    ) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
@@ -119,10 +127,10 @@ mod tests {
         let (hit, generation) = cache.get(t, u);
         assert!(hit.is_none());
         cache.invalidate_user(t, u);
-        cache.insert(t, u, principal(), generation);
+        cache.insert(t, u, Arc::new(principal()), generation);
         assert!(cache.get(t, u).0.is_none());
         let (_, generation) = cache.get(t, u);
-        cache.insert(t, u, principal(), generation);
+        cache.insert(t, u, Arc::new(principal()), generation);
         assert!(cache.get(t, u).0.is_some());
         cache.invalidate_tenant(t);
         assert!(cache.get(t, u).0.is_none());

@@ -77,6 +77,11 @@ impl TenantRateLimiter {
         }
     }
 
+    /// Whether a limit is configured (`RATE_LIMIT_RPS` above 0).
+    pub fn enabled(&self) -> bool {
+        self.limiter.is_some()
+    }
+
     /// Takes one token from the tenant's bucket, or answers `429` with the whole seconds
     /// to wait.
     pub fn check(&self, tenant_id: Uuid) -> Result<(), AppError> {

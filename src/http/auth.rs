@@ -130,7 +130,7 @@ pub async fn login(
     };
     let user = candidate.user.map(|(u, _)| u);
     let tenant_id = candidate.tenant_id;
-    let rid = request_id.0.clone();
+    let rid = request_id.as_str().to_string();
     if !password_ok {
         let (user_id, e) = (user.as_ref().map(|u| u.id), email.clone());
         db::platform(&app, move |conn| {

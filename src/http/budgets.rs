@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -18,7 +18,7 @@ use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
 use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::non_null;
-use crate::http::preconditions::{IfMatchHeader, etag_header};
+use crate::http::preconditions::{ETag, IfMatchHeader, etag_header};
 use crate::models::budget::{Budget, Category};
 use crate::models::period::Period;
 use crate::repos::budgets::{self, BudgetKey};
@@ -144,7 +144,7 @@ pub async fn get_budget(
     State(app): State<AppState>,
     ctx: TenantContext,
     AppPath(id): AppPath<Uuid>,
-) -> Result<(HeaderMap, Json<Budget>), AppError> {
+) -> Result<(ETag, Json<Budget>), AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let budget = db::read_for(&app, &ctx, move |conn, ctx| budgets::find(conn, ctx, id)).await?;
     Ok((etag_header(budget.version), Json(budget)))
@@ -176,7 +176,7 @@ pub async fn update_budget(
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<UpdateBudgetRequest>,
-) -> Result<(HeaderMap, Json<Budget>), AppError> {
+) -> Result<(ETag, Json<Budget>), AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let mut c = Checks::new();
     c.range("amount_cents", body.amount_cents, 1, i64::MAX);

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -25,6 +25,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::app::AppState;
 use crate::auth::rate_limit::RateLimitSlot;
 use crate::db::pagination::Page;
 
@@ -49,16 +50,31 @@ pub const RATELIMIT_REMAINING: &str = "ratelimit-remaining";
 pub const RATELIMIT_RESET: &str = "ratelimit-reset";
 
 /// `Link`, `304` and `RateLimit-*` (see the module docs).
-pub async fn conventions(mut req: Request, next: Next) -> Response {
-    let slot = RateLimitSlot::default();
-    req.extensions_mut().insert(slot.clone());
+pub async fn conventions(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    around(&app, req, |req| next.run(req)).await
+}
+
+/// [`conventions`] around `inner`, so that the router can run it and the layers inside
+/// it as one middleware (see `http::middleware::innermost`).
+pub async fn around<F, Fut>(app: &AppState, mut req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    // The slot is shared state the extractor writes into: only worth making while there
+    // is a limit to report.
+    let slot = app.rate_limiter.enabled().then(|| {
+        let slot = RateLimitSlot::default();
+        req.extensions_mut().insert(slot.clone());
+        slot
+    });
     let if_none_match = (req.method() == Method::GET)
         .then(|| req.headers().get(header::IF_NONE_MATCH).cloned())
         .flatten();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().map(str::to_string);
-    let mut response = next.run(req).await;
-    if let Some(state) = slot.get() {
+    // For the `Link` of a list: a clone of the parsed URI shares its bytes (no copy).
+    let uri = req.uri().clone();
+    let mut response = inner(req).await;
+    if let Some(state) = slot.and_then(|slot| slot.get()) {
         let h = response.headers_mut();
         h.insert(RATELIMIT_LIMIT, HeaderValue::from(state.limit));
         h.insert(RATELIMIT_REMAINING, HeaderValue::from(state.remaining));
@@ -67,7 +83,7 @@ pub async fn conventions(mut req: Request, next: Next) -> Response {
     if let Some(NextCursor(cursor)) = response.extensions_mut().remove::<NextCursor>() {
         let link = format!(
             "<{}>; rel=\"next\"",
-            next_url(&path, query.as_deref(), &cursor)
+            next_url(uri.path(), uri.query(), &cursor)
         );
         if let Ok(value) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, value);
@@ -169,11 +185,22 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
 
 /// A CORS preflight answers `204 No Content` (tower-http's layer answers `200`).
 pub async fn preflight_no_content(req: Request, next: Next) -> Response {
-    let preflight = req.method() == Method::OPTIONS
+    let preflight = is_preflight(&req);
+    let mut response = next.run(req).await;
+    preflight_status(preflight, &mut response);
+    response
+}
+
+/// Whether `req` is a CORS preflight (the first half of [`preflight_no_content`]).
+pub fn is_preflight(req: &Request) -> bool {
+    req.method() == Method::OPTIONS
         && req
             .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut response = next.run(req).await;
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// Turns the CORS layer's `200` to a preflight into `204` (the second half).
+pub fn preflight_status(preflight: bool, response: &mut Response) {
     if preflight
         && response.status() == StatusCode::OK
         && response
@@ -182,7 +209,6 @@ pub async fn preflight_no_content(req: Request, next: Next) -> Response {
     {
         *response.status_mut() = StatusCode::NO_CONTENT;
     }
-    response
 }
 
 #[cfg(test)]

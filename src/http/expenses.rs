@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
 use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::non_null;
-use crate::http::preconditions::{IfMatchHeader, etag_header};
+use crate::http::preconditions::{ETag, IfMatchHeader, etag_header};
 use crate::models::budget::Category;
 use crate::models::expense::{Expense, ExpenseChanges, ExpenseStatus, MAX_AMOUNT_CENTS};
 use crate::models::period::Period;
@@ -201,7 +201,7 @@ pub async fn get_expense(
     State(app): State<AppState>,
     ctx: TenantContext,
     AppPath(id): AppPath<Uuid>,
-) -> Result<(HeaderMap, Json<Expense>), AppError> {
+) -> Result<(ETag, Json<Expense>), AppError> {
     ctx.require_feature_role(Feature::Expenses, Role::Viewer)?;
     let e = db::read_for(&app, &ctx, move |conn, ctx| expenses::find(conn, ctx, id)).await?;
     Ok((etag_header(e.version), Json(e)))
@@ -232,7 +232,7 @@ pub struct UpdateExpenseRequest {
 }
 
 /// The answer of a workflow step: the row and its new `ETag`.
-type Versioned = (HeaderMap, Json<Expense>);
+type Versioned = (ETag, Json<Expense>);
 
 fn versioned(e: Expense) -> Versioned {
     (etag_header(e.version), Json(e))

@@ -65,16 +65,26 @@ fn valid_key(value: &[u8]) -> bool {
 /// Reads the body of a `POST` with `Idempotency-Key` to fingerprint it, then hands the
 /// same bytes on.
 pub async fn fingerprint(req: Request, next: Next) -> Response {
+    fingerprint_then(req, |req| next.run(req)).await
+}
+
+/// [`fingerprint`], then `inner` (so that it can share one middleware with the layers
+/// around it, see `http::middleware::innermost`).
+pub async fn fingerprint_then<F, Fut>(req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     if req.method() != Method::POST {
-        return next.run(req).await;
+        return inner(req).await;
     }
     let Some(raw) = req.headers().get(HEADER).map(|v| v.as_bytes().to_vec()) else {
-        return next.run(req).await;
+        return inner(req).await;
     };
     let (mut parts, body) = req.into_parts();
     if !valid_key(&raw) {
         parts.extensions.insert(Found::Invalid);
-        return next.run(Request::from_parts(parts, body)).await;
+        return inner(Request::from_parts(parts, body)).await;
     }
     let bytes = match to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
@@ -90,8 +100,7 @@ pub async fn fingerprint(req: Request, next: Next) -> Response {
         key: String::from_utf8_lossy(&raw).into_owned(),
         hash: hasher.finalize().to_vec(),
     }));
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    inner(Request::from_parts(parts, Body::from(bytes))).await
 }
 
 /// The request's key, if it sent one; an unusable header is `422 validation_failed`.

@@ -7,12 +7,15 @@
 //!    tracing span (method, route, request id, trace and span id from `traceparent` or
 //!    new, tenant id filled in by the auth extractor), the one log line per request, the
 //!    request metrics, and the `x-request-id` and `traceparent` response headers.
-//! 2. [`security_headers`]: the four headers every response carries.
+//! 2. [`security_headers`]: the four headers every response carries (applied by
+//!    [`request_context`] itself in the router, with the CORS preflight's `204`).
 //! 3. [`finalize_problem`]: every 4xx/5xx becomes `application/problem+json` with the
 //!    request id, including the framework's own rejections (unknown route, wrong method,
 //!    body limit); server-side causes are logged here, once. A response marked
 //!    [`KeepBody`] keeps its own body.
-//! 4. [`request_timeout`]: a request still running after the budget answers 503.
+//! 4. [`request_timeout`]: a request still running after the budget answers 503 (in the
+//!    router as part of [`innermost`], with the HTTP conventions and the
+//!    `Idempotency-Key` fingerprint inside it).
 
 use std::time::Instant;
 
@@ -72,32 +75,29 @@ pub async fn refuse_early(req: Request, next: Next) -> Response {
     let Some(error) = refusal else {
         return next.run(req).await;
     };
-    let request_id =
-        RequestId::from_incoming(req.headers().get(request_id::HEADER).map(|v| v.as_bytes()));
+    let request_id = RequestId::from_incoming(req.headers().get(request_id::HEADER));
     let mut response = error.into_response();
     let body = response
         .extensions_mut()
         .remove::<ProblemExtension>()
         .map(|ext| {
             let mut problem = ext.problem;
-            problem.request_id = Some(request_id.0.clone());
+            problem.request_id = Some(request_id.as_str().to_string());
             problem.to_body()
         });
     let (mut parts, _) = response.into_parts();
     add_security_headers(&mut parts.headers);
-    if let Ok(value) = HeaderValue::from_str(&request_id.0) {
-        parts
-            .headers
-            .insert(HeaderName::from_static(request_id::HEADER), value);
-    }
+    parts.headers.insert(
+        HeaderName::from_static(request_id::HEADER),
+        request_id.header_value(),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body.unwrap_or_default()))
 }
 
 /// Request id, span, access log line and metrics.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
-    let request_id =
-        RequestId::from_incoming(req.headers().get(request_id::HEADER).map(|v| v.as_bytes()));
+    let request_id = RequestId::from_incoming(req.headers().get(request_id::HEADER));
     req.extensions_mut().insert(request_id.clone());
     let in_flight = crate::metrics::InFlight::start();
     let method = req.method().clone();
@@ -113,20 +113,25 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         "request",
         method = %method,
         route = %route,
-        request_id = %request_id.0,
+        request_id = %request_id.as_str(),
         trace_id = trace.trace_id_field(),
         span_id = trace.span_id_field(),
         tenant_id = tracing::field::Empty,
     );
     let trace = trace.attach(&span);
+    // What [`security_headers`] and `conventions::preflight_no_content` do, done here
+    // rather than as two more middleware (each costs allocations per request).
+    let is_api = is_api(&req);
+    let preflight = crate::http::conventions::is_preflight(&req);
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
+    crate::http::conventions::preflight_status(preflight, &mut response);
+    apply_security_headers(is_api, response.headers_mut());
     let elapsed = started.elapsed();
-    if let Ok(value) = HeaderValue::from_str(&request_id.0) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(request_id::HEADER), value);
-    }
+    response.headers_mut().insert(
+        HeaderName::from_static(request_id::HEADER),
+        request_id.header_value(),
+    );
     response.headers_mut().insert(
         HeaderName::from_static(trace_context::HEADER),
         trace.header_value(),
@@ -150,14 +155,22 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 /// The security headers of docs/API.md §10, on every response, and `Cache-Control:
 /// no-store` on every `/api` response (tenant data must not sit in any cache).
 pub async fn security_headers(req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
+    let is_api = is_api(&req);
     let mut response = next.run(req).await;
-    let headers = response.headers_mut();
+    apply_security_headers(is_api, response.headers_mut());
+    response
+}
+
+fn is_api(req: &Request) -> bool {
+    req.uri().path().starts_with("/api/")
+}
+
+/// The headers of [`security_headers`], on an answer to a request under `/api` or not.
+fn apply_security_headers(is_api: bool, headers: &mut axum::http::HeaderMap) {
     add_security_headers(headers);
     if is_api {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
 }
 
 fn add_security_headers(h: &mut axum::http::HeaderMap) {
@@ -208,7 +221,7 @@ pub async fn finalize_problem(req: Request, next: Next) -> Response {
     if let Some(cause) = &cause {
         tracing::error!(status = status.as_u16(), cause = %cause, "request failed");
     }
-    problem.request_id = request_id.map(|r| r.0);
+    problem.request_id = request_id.map(|r| r.as_str().to_string());
     let (mut parts, _) = response.into_parts();
     parts
         .headers
@@ -240,10 +253,28 @@ fn framework_error(status: StatusCode) -> AppError {
 /// Bounds the whole request by `REQUEST_TIMEOUT_MS` so nothing hangs; the statement
 /// timeout set on every connection is shorter, so the database work stops too.
 pub async fn request_timeout(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(app.config.request_timeout, next.run(req)).await {
+    with_budget(&app, next.run(req)).await
+}
+
+async fn with_budget(app: &AppState, inner: impl Future<Output = Response>) -> Response {
+    match tokio::time::timeout(app.config.request_timeout, inner).await {
         Ok(response) => response,
         Err(_) => AppError::Timeout.into_response(),
     }
+}
+
+/// The three innermost steps as one middleware, in this order: [`request_timeout`]
+/// around `conventions::conventions` around `idempotency::fingerprint`. Each separate
+/// `from_fn` layer costs a boxed future, a boxed `Next` and a clone of the route on
+/// every request; composed here they cost one of each.
+pub async fn innermost(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    with_budget(
+        &app,
+        crate::http::conventions::around(&app, req, |req| {
+            crate::http::idempotency::fingerprint_then(req, |req| next.run(req))
+        }),
+    )
+    .await
 }
 
 #[cfg(test)]

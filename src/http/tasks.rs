@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
 use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::{non_null, nullable};
-use crate::http::preconditions::{IfMatchHeader, etag_header};
+use crate::http::preconditions::{ETag, IfMatchHeader, etag_header};
 use crate::models::task::{Task, TaskChanges, TaskStatus};
 use crate::repos::projects;
 use crate::repos::tasks::{self, CreateTask, TaskAfter, TaskFilter, TaskSort};
@@ -278,7 +278,7 @@ pub async fn get_task(
     State(app): State<AppState>,
     ctx: TenantContext,
     AppPath(id): AppPath<Uuid>,
-) -> Result<(HeaderMap, Json<Task>), AppError> {
+) -> Result<(ETag, Json<Task>), AppError> {
     let task = db::read_for(&app, &ctx, move |conn, ctx| tasks::find(conn, ctx, id)).await?;
     Ok((etag_header(task.version), Json(task)))
 }
@@ -332,7 +332,7 @@ pub async fn update_task(
     AppPath(id): AppPath<Uuid>,
     IfMatchHeader(if_match): IfMatchHeader,
     AppJson(body): AppJson<UpdateTaskRequest>,
-) -> Result<(HeaderMap, Json<Task>), AppError> {
+) -> Result<(ETag, Json<Task>), AppError> {
     ctx.require(Role::Member)?;
     let mut c = Checks::new();
     check_fields(
