@@ -15,6 +15,7 @@ pub mod instrumentation;
 pub mod locking;
 pub mod migrations;
 pub mod pagination;
+pub mod permits;
 pub mod platform;
 pub mod pool;
 pub mod tenant_scope;
@@ -46,14 +47,16 @@ where
     // Wait for a connection as a cheap future rather than as a parked blocking thread:
     // with more requests in flight than connections, the blocking pool would otherwise
     // fill with threads that only wait on the pool's condition variable.
-    let permit = tokio::time::timeout(app.config.db_acquire_timeout, slots.clone().acquire_owned())
+    let permit = permits::acquire_within(slots.clone(), app.config.db_acquire_timeout)
         .await
-        .map_err(|_| {
-            crate::metrics::record_pool_wait(waiting.elapsed());
-            crate::metrics::record_pool_timeout();
-            AppError::DatabaseUnavailable("timed out waiting for a database connection".into())
-        })?
-        .map_err(|_| AppError::internal("database slots closed"))?;
+        .map_err(|e| match e {
+            permits::NoPermit::TimedOut => {
+                crate::metrics::record_pool_wait(waiting.elapsed());
+                crate::metrics::record_pool_timeout();
+                AppError::DatabaseUnavailable("timed out waiting for a database connection".into())
+            }
+            permits::NoPermit::Closed => AppError::internal("database slots closed"),
+        })?;
     let pool = pool.clone();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {

@@ -66,16 +66,18 @@ impl TenantShare {
                 .or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant)))
                 .clone()
         };
-        tokio::time::timeout(wait, semaphore.acquire_owned())
+        super::permits::acquire_within(semaphore, wait)
             .await
-            .map_err(|_| {
-                crate::metrics::record_pool_timeout();
-                AppError::DatabaseUnavailable(
-                    "timed out waiting for the tenant's share of the pool".into(),
-                )
-            })?
             .map(Some)
-            .map_err(|_| AppError::internal("tenant share closed"))
+            .map_err(|e| match e {
+                super::permits::NoPermit::TimedOut => {
+                    crate::metrics::record_pool_timeout();
+                    AppError::DatabaseUnavailable(
+                        "timed out waiting for the tenant's share of the pool".into(),
+                    )
+                }
+                super::permits::NoPermit::Closed => AppError::internal("tenant share closed"),
+            })
     }
 }
 
