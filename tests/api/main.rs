@@ -2,6 +2,7 @@
 
 mod harness;
 mod hostile_input;
+mod huge_heads;
 
 mod auth;
 mod backup;
