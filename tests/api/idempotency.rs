@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Resp, TestApp};
 
-async fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Resp {
+pub async fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Resp {
     app.send(
         Request::builder()
             .method(Method::POST)

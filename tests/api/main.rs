@@ -23,6 +23,7 @@ mod migrations;
 mod observability;
 mod ops;
 mod ops_support;
+mod platform_idempotency;
 mod pool_share;
 mod projects;
 mod prometheus;
