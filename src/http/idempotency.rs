@@ -179,20 +179,6 @@ impl<T> Clone for Answer<T> {
 
 impl<T> Copy for Answer<T> {}
 
-fn run_keyed<T, F>(
-    conn: &mut PgConnection,
-    ctx: &TenantContext,
-    keyed: &Keyed,
-    answer: Answer<T>,
-    f: F,
-) -> Result<Outcome<T>, AppError>
-where
-    T: Serialize,
-    F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError>,
-{
-    run_scoped(conn, ctx.tenant_id(), keyed, answer, |conn| f(conn, ctx))
-}
-
 /// The key's lock, its stored answer or refusal, else `f` and its answer stored, all on
 /// `conn` (inside the caller's transaction), for the keys of tenant `scope`.
 fn run_scoped<T, F>(
@@ -253,7 +239,7 @@ where
         None => db::write_for(app, ctx, f).await.map(Outcome::Fresh),
         Some(keyed) => {
             db::write_for(app, ctx, move |conn, ctx| {
-                run_keyed(conn, ctx, &keyed, answer, f)
+                run_scoped(conn, ctx.tenant_id(), &keyed, answer, |c| f(c, ctx))
             })
             .await
         }
@@ -279,7 +265,7 @@ where
             .map(Outcome::Fresh),
         Some(keyed) => {
             db::write_for_retrying(app, ctx, move |conn, ctx| {
-                run_keyed(conn, ctx, &keyed, answer, f.clone())
+                run_scoped(conn, ctx.tenant_id(), &keyed, answer, |c| f(c, ctx))
             })
             .await
         }
