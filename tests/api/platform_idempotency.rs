@@ -5,13 +5,19 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, Resp, TestApp};
+use crate::harness::{PASSWORD, Resp, TestApp, tenant_code};
 use crate::idempotency::post_keyed;
 
 fn tenants_with_code(app: &TestApp, code: &str) -> i64 {
     app.db.scalar(&format!(
         "SELECT count(*) FROM tenants WHERE code = '{code}'"
     ))
+}
+
+/// A key no other test (or earlier run on a shared Citus database) has used: a tenant
+/// created with a key gets an id derived from it.
+fn unique_key(name: &str) -> String {
+    format!("{name}-{}", uuid::Uuid::new_v4().simple())
 }
 
 fn new_tenant(code: &str) -> Value {
@@ -43,15 +49,17 @@ fn exactly_one_fresh(answers: &[Resp], status: u16) -> &Resp {
 async fn creating_a_tenant_with_a_key_replays_and_refuses_another_body() {
     let app = TestApp::new().await;
     let token = app.platform_token();
-    let body = new_tenant("idem-tenant");
-    let first = post_keyed(&app, "/api/v1/tenants", &token, "t-1", &body).await;
+    let (code, other_code) = (tenant_code("idem-tenant"), tenant_code("idem-other"));
+    let (k1, k2) = (unique_key(&k1), unique_key(&k2));
+    let body = new_tenant(&code);
+    let first = post_keyed(&app, "/api/v1/tenants", &token, &k1, &body).await;
     first.expect(201, None);
     assert!(first.header("idempotent-replayed").is_none());
-    let again = post_keyed(&app, "/api/v1/tenants", &token, "t-1", &body).await;
+    let again = post_keyed(&app, "/api/v1/tenants", &token, &k1, &body).await;
     again.expect(201, None);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body, first.body, "the same answer");
-    assert_eq!(tenants_with_code(&app, "idem-tenant"), 1);
+    assert_eq!(tenants_with_code(&app, &code), 1);
     assert_eq!(
         app.db.scalar(&format!(
             "SELECT count(*) FROM users WHERE tenant_id = '{}'",
@@ -65,40 +73,33 @@ async fn creating_a_tenant_with_a_key_replays_and_refuses_another_body() {
         &app,
         "/api/v1/tenants",
         &token,
-        "t-1",
-        &new_tenant("idem-other"),
+        &k1,
+        &new_tenant(&other_code),
     )
     .await;
     other.expect(422, Some("idempotency_key_reused"));
-    assert_eq!(tenants_with_code(&app, "idem-other"), 0);
+    assert_eq!(tenants_with_code(&app, &other_code), 0);
     // A failed first request (a taken code) leaves the key unused.
-    let taken = post_keyed(&app, "/api/v1/tenants", &token, "t-2", &body).await;
+    let taken = post_keyed(&app, "/api/v1/tenants", &token, &k2, &body).await;
     taken.expect(409, Some("already_exists"));
     let fine = post_keyed(
         &app,
         "/api/v1/tenants",
         &token,
-        "t-2",
-        &new_tenant("idem-fine"),
+        &k2,
+        &new_tenant(&tenant_code("idem-fine")),
     )
     .await;
     fine.expect(201, None);
     assert!(fine.header("idempotent-replayed").is_none());
     // Without a key each request is its own.
-    app.post(
-        "/api/v1/tenants",
-        &token,
-        json!({"name": "N", "code": "idem-nokey"}),
-    )
-    .await
-    .expect(201, None);
-    app.post(
-        "/api/v1/tenants",
-        &token,
-        json!({"name": "N", "code": "idem-nokey"}),
-    )
-    .await
-    .expect(409, Some("already_exists"));
+    let plain = json!({"name": "N", "code": tenant_code("idem-nokey")});
+    app.post("/api/v1/tenants", &token, plain.clone())
+        .await
+        .expect(201, None);
+    app.post("/api/v1/tenants", &token, plain.clone())
+        .await
+        .expect(409, Some("already_exists"));
     // Deleting the tenant removes its key with it.
     let id = first.id();
     let r = app
@@ -122,16 +123,14 @@ async fn creating_a_tenant_with_a_key_replays_and_refuses_another_body() {
 async fn concurrent_tenant_creations_with_one_key_make_one_tenant() {
     let app = TestApp::new().await;
     let token = app.platform_token();
-    let body = new_tenant("idem-raced");
+    let code = tenant_code("idem-raced");
+    let key = unique_key(&key);
+    let body = new_tenant(&code);
     let answers: Vec<Resp> =
-        join_all((0..16).map(|_| post_keyed(&app, "/api/v1/tenants", &token, "race", &body))).await;
+        join_all((0..16).map(|_| post_keyed(&app, "/api/v1/tenants", &token, &key, &body))).await;
     exactly_one_fresh(&answers, 201);
-    assert_eq!(
-        tenants_with_code(&app, "idem-raced"),
-        1,
-        "exactly one change"
-    );
-    let late = post_keyed(&app, "/api/v1/tenants", &token, "race", &body).await;
+    assert_eq!(tenants_with_code(&app, &code), 1, "exactly one change");
+    let late = post_keyed(&app, "/api/v1/tenants", &token, &key, &body).await;
     late.expect(201, None);
     assert_eq!(late.header("idempotent-replayed"), Some("true"));
 }
