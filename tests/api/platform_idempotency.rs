@@ -50,7 +50,7 @@ async fn creating_a_tenant_with_a_key_replays_and_refuses_another_body() {
     let app = TestApp::new().await;
     let token = app.platform_token();
     let (code, other_code) = (tenant_code("idem-tenant"), tenant_code("idem-other"));
-    let (k1, k2) = (unique_key(&k1), unique_key(&k2));
+    let (k1, k2) = (unique_key("t-1"), unique_key("t-2"));
     let body = new_tenant(&code);
     let first = post_keyed(&app, "/api/v1/tenants", &token, &k1, &body).await;
     first.expect(201, None);
@@ -124,7 +124,7 @@ async fn concurrent_tenant_creations_with_one_key_make_one_tenant() {
     let app = TestApp::new().await;
     let token = app.platform_token();
     let code = tenant_code("idem-raced");
-    let key = unique_key(&key);
+    let key = unique_key("race");
     let body = new_tenant(&code);
     let answers: Vec<Resp> =
         join_all((0..16).map(|_| post_keyed(&app, "/api/v1/tenants", &token, &key, &body))).await;
