@@ -1,7 +1,6 @@
 //! Starting and stopping: where the database comes from (`DATABASE_URL` or the private
 //! cluster), the JWT secret, migrations at start, and `serve` with graceful shutdown.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -153,9 +152,4 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-}
-
-/// True when `path` looks like the private cluster's data directory.
-pub fn is_private_data_dir(path: &Path) -> bool {
-    path.join("postgres").join("PG_VERSION").exists()
 }

@@ -16,6 +16,7 @@ use super::principal_cache::Principal;
 use super::{Feature, Role};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::models::tenant::TenantStatus;
 use crate::request_id::RequestId;
 
 /// The verified caller of a tenant route.
@@ -73,7 +74,7 @@ impl TenantContext {
     }
 
     /// `403 feature_disabled` when the tenant has `feature` switched off.
-    pub fn require_feature(&self, feature: Feature) -> Result<(), AppError> {
+    fn require_feature(&self, feature: Feature) -> Result<(), AppError> {
         if feature.enabled_in(&self.features) {
             Ok(())
         } else {
@@ -133,7 +134,7 @@ impl FromRequestParts<AppState> for TenantContext {
             .filter(|p| p.is_active)
             .filter(|p| p.tokens_valid_after.is_none_or(|after| issued_at >= after))
             .ok_or(AppError::Unauthorized)?;
-        if principal.tenant_status != "active" {
+        if principal.tenant_status != TenantStatus::Active {
             return Err(AppError::TenantSuspended);
         }
         tracing::Span::current().record("tenant_id", tracing::field::display(tenant_id));

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::Role;
+use crate::models::tenant::TenantStatus;
 
 /// How long an entry is trusted.
 pub const TTL: Duration = Duration::from_secs(5);
@@ -25,7 +26,7 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct Principal {
     pub role: Role,
     pub is_active: bool,
-    pub tenant_status: String,
+    pub tenant_status: TenantStatus,
     pub features: serde_json::Value,
     /// Tokens whose `iat` is before this (Unix seconds) are revoked.
     pub tokens_valid_after: Option<i64>,
@@ -105,7 +106,7 @@ mod tests {
         Principal {
             role: Role::Admin,
             is_active: true,
-            tenant_status: "active".into(),
+            tenant_status: TenantStatus::Active,
             features: serde_json::json!({}),
             tokens_valid_after: None,
         }

@@ -1,36 +1,13 @@
 //! Tenant roles (ordered by privilege) and tenant feature flags.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// A tenant user's role. The derived order is the privilege order:
-/// `viewer < member < admin`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Member,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Member => "member",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "member" => Some(Role::Member),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
+crate::text_enum! {
+    /// A tenant user's role. The derived order is the privilege order:
+    /// `viewer < member < admin`.
+    #[derive(PartialOrd, Ord)]
+    pub enum Role {
+        Viewer = "viewer",
+        Member = "member",
+        Admin = "admin",
     }
 }
 
@@ -67,7 +44,7 @@ mod tests {
     #[test]
     fn roles_order_by_privilege() {
         assert!(Role::Viewer < Role::Member && Role::Member < Role::Admin);
-        for r in [Role::Viewer, Role::Member, Role::Admin] {
+        for &r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert_eq!(Role::parse("platform_admin"), None);

@@ -55,7 +55,7 @@ pub async fn list_audit_logs(
 ) -> Result<Page<AuditLog>, AppError> {
     ctx.require(Role::Admin)?;
     let mut c = Checks::new();
-    c.choice(
+    let severity = c.choice(
         "severity",
         q.severity.as_deref(),
         Severity::parse,
@@ -71,7 +71,7 @@ pub async fn list_audit_logs(
     c.finish()?;
     let filter = AuditFilter {
         action: q.action,
-        severity: q.severity,
+        severity,
         resource_type: q.resource_type,
         resource_id: q.resource_id,
         user_id: q.user_id,

@@ -15,10 +15,11 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::jwt::TOKEN_TTL_SECS;
-use crate::auth::{Role, password};
+use crate::auth::password;
 use crate::db;
 use crate::error::AppError;
 use crate::http::extract::AppJson;
+use crate::models::tenant::TenantStatus;
 use crate::models::user::User;
 use crate::repos::logins;
 use crate::request_id::RequestId;
@@ -70,6 +71,10 @@ pub struct LoginResponse {
 }
 
 /// Exchanges tenant code, email and password for a bearer token.
+///
+/// A wrong password, an unknown email, an inactive user and an unknown tenant get the
+/// same `401 invalid_credentials`. A suspended or archived tenant is `403
+/// tenant_suspended`.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
@@ -137,7 +142,7 @@ pub async fn login(
     let Some(user) = user else {
         return Err(AppError::InvalidCredentials);
     };
-    if candidate.tenant_status != "active" {
+    if candidate.tenant_status != TenantStatus::Active {
         return Err(AppError::TenantSuspended);
     }
     let user_id = user.id;
@@ -145,9 +150,7 @@ pub async fn login(
         logins::succeed(conn, &code, &email, tenant_id, user_id, &rid)
     })
     .await?;
-    let role =
-        Role::parse(&user.role).ok_or_else(|| AppError::internal("unknown role in users"))?;
-    let access_token = app.jwt.issue_user(tenant_id, user.id, role)?;
+    let access_token = app.jwt.issue_user(tenant_id, user.id, user.role)?;
     Ok(Json(LoginResponse {
         access_token,
         token_type: "Bearer",

@@ -239,6 +239,9 @@ fn versioned(e: Expense) -> Versioned {
 }
 
 /// Edits a draft or rejected expense (its submitter), under optimistic locking.
+///
+/// The version comes in the body or in `If-Match`. A body that changes no field (`{}` or
+/// `version` alone) is `422 validation_failed`.
 #[utoipa::path(
     patch, path = "/api/v1/expenses/{id}", tag = "expenses", request_body = UpdateExpenseRequest,
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
@@ -265,7 +268,7 @@ pub async fn update_expense(
         body.incurred_on,
     );
     let changes = ExpenseChanges {
-        category: body.category.map(|c| c.as_str().to_string()),
+        category: body.category,
         amount_cents: body.amount_cents,
         currency: body.currency,
         description: body.description,
@@ -293,6 +296,9 @@ pub struct VersionBody {
 }
 
 /// draft | rejected → submitted (the submitter).
+///
+/// Resubmitting a rejected expense clears `approver_id`, `decided_at` and
+/// `rejection_reason`.
 #[utoipa::path(
     post, path = "/api/v1/expenses/{id}/submit", tag = "expenses", request_body = VersionBody,
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
@@ -329,6 +335,9 @@ pub async fn submit_expense(
 
 /// submitted → approved (admin, not the submitter), debiting the budget of the
 /// expense's category and month in the same transaction.
+///
+/// Budgets carry no currency: the approval debits `amount_cents` whatever the expense's
+/// currency.
 #[utoipa::path(
     post, path = "/api/v1/expenses/{id}/approve", tag = "expenses", request_body = VersionBody,
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),

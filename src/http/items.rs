@@ -41,12 +41,6 @@ fn search_tag(q: &str) -> String {
     format!("items:search:{q}")
 }
 
-/// Every items route checks the feature first: a tenant without it sees `403
-/// feature_disabled` whatever its role.
-fn require_items(ctx: &TenantContext) -> Result<(), AppError> {
-    ctx.require_feature(Feature::Items)
-}
-
 fn check_description(c: &mut Checks, description: Option<&str>) {
     if let Some(d) = description {
         c.length("description", d, 0, DESCRIPTION_MAX);
@@ -80,8 +74,7 @@ pub async fn create_item(
     key: Idempotency,
     AppJson(body): AppJson<CreateItemRequest>,
 ) -> Result<Response, AppError> {
-    require_items(&ctx)?;
-    ctx.require(Role::Member)?;
+    ctx.require_feature_role(Feature::Items, Role::Member)?;
     let mut c = Checks::new();
     c.text("title", &body.title, TITLE_MAX);
     check_description(&mut c, body.description.as_deref());
@@ -127,7 +120,7 @@ pub async fn list_items(
     AppQuery(query): AppQuery<ItemListQuery>,
     PageParams(page): PageParams,
 ) -> Result<Page<Item>, AppError> {
-    require_items(&ctx)?;
+    ctx.require_feature_role(Feature::Items, Role::Viewer)?;
     let owner_id = query.owner_id;
     let limit = page.fetch_limit();
     let Some(q) = query.q else {
@@ -174,7 +167,7 @@ pub async fn get_item(
     ctx: TenantContext,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Json<Item>, AppError> {
-    require_items(&ctx)?;
+    ctx.require_feature_role(Feature::Items, Role::Viewer)?;
     Ok(Json(
         db::read_for(&app, &ctx, move |conn, ctx| items::find(conn, ctx, id)).await?,
     ))
@@ -194,6 +187,8 @@ pub struct UpdateItemRequest {
 
 /// Updates an item: its owner (member or admin) or any tenant admin; anyone else who
 /// can read it gets `403 forbidden`. The owner cannot be changed.
+///
+/// A body that changes no field (`{}`) answers `200` with the item as it is.
 #[utoipa::path(
     patch, path = "/api/v1/items/{id}", tag = "items", request_body = UpdateItemRequest,
     params(("id" = Uuid, Path)),
@@ -208,8 +203,7 @@ pub async fn update_item(
     AppPath(id): AppPath<Uuid>,
     AppJson(body): AppJson<UpdateItemRequest>,
 ) -> Result<Json<Item>, AppError> {
-    require_items(&ctx)?;
-    ctx.require(Role::Member)?;
+    ctx.require_feature_role(Feature::Items, Role::Member)?;
     let mut c = Checks::new();
     if let Some(t) = &body.title {
         c.text("title", t, TITLE_MAX);
@@ -243,8 +237,7 @@ pub async fn delete_item(
     ctx: TenantContext,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    require_items(&ctx)?;
-    ctx.require(Role::Member)?;
+    ctx.require_feature_role(Feature::Items, Role::Member)?;
     db::write_for(&app, &ctx, move |conn, ctx| items::delete(conn, ctx, id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

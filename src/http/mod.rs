@@ -56,29 +56,29 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(utils_db::routes())
 }
 
-/// The complete OpenAPI document, as served at `/openapi.json`.
-pub fn openapi_document() -> serde_json::Value {
-    let (_, api) = api_routes().split_for_parts();
-    openapi::finish(api)
+/// The documented routes and their complete OpenAPI document (as served at
+/// `/openapi.json`): the one place both the router and `tenantry openapi` get it from.
+fn routes_and_document() -> (Router<AppState>, serde_json::Value) {
+    let (routes, api) = api_routes().split_for_parts();
+    (routes, openapi::finish(api))
 }
 
 /// The document as `docs/openapi.json` holds it: pretty-printed, keys in the order utoipa
 /// emits them, no trailing newline (the CLI adds one).
 pub fn openapi_json_pretty() -> Result<String, serde_json::Error> {
-    serde_json::to_string_pretty(&openapi_document())
+    serde_json::to_string_pretty(&routes_and_document().1)
 }
 
 /// Builds the application: routes, fallback, middleware, state.
 pub fn router(app: AppState) -> Router {
-    let (routes, api) = api_routes().split_for_parts();
+    let (routes, document) = routes_and_document();
     let routes = if app.config.docs_enabled {
         routes.merge(docs_page::routes())
     } else {
         routes
     };
     // Serialized once: the document is the same for every request.
-    let document =
-        bytes::Bytes::from(serde_json::to_vec(&openapi::finish(api)).unwrap_or_default());
+    let document = bytes::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     routes
         .route(
             "/openapi.json",

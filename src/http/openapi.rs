@@ -21,33 +21,16 @@ use crate::error::{FieldError, PROBLEM_CODES, Problem, ProblemCode};
     info(
         title = "Tenantry",
         description = "Multi-tenant REST API with column-based tenant isolation. Every error is \
-            application/problem+json with a stable `code`. Contract notes beyond docs/API.md: a wrong \
-            method answers 405 with code `method_not_allowed`; an unexpected failure answers 500 \
-            with code `internal_error`; a request that exceeds the request timeout answers 503 \
-            `database_unavailable`; an unknown enum value in a query filter is 422 \
-            `validation_failed` (a value that cannot be parsed at all, such as limit=abc, is 400 \
-            `invalid_query`); PATCH /api/v1/tenants/{id} merges `features_enabled` into the current \
-            flags; an archived tenant is refused like a suspended one (403 tenant_suspended). \
-            Items: only an item's owner or a tenant admin may PATCH or DELETE it (another member \
-            or a viewer gets 403 forbidden); `?q=` present but without searchable words (empty \
-            included) answers an empty list, and a search cursor is valid only for the `q` it \
-            came from. GET /api/v1/tenant/metrics answers a page (`data`, `next_cursor`, `limit`) \
-            of days, newest first. POST /utils/db/vacuum and /utils/db/reindex accept a missing \
-            body as `{}`. The 503 of GET /utils/db/health keeps the health shape (status \
-            `error`) rather than problem+json. \
-            Versioned rows (tasks, budgets, expenses) carry an ETag; every versioned change \
-            (PATCH and the expense workflow actions) takes the version in the body or in \
-            If-Match (`\"<n>\"`, `W/\"<n>\"` or `*` for any version); an If-Match that matches \
-            no version is 412. A PATCH that changes no field is 422. Tasks sorted by -priority \
-            break ties newest first (ids are time-ordered UUIDv7). GET /api/v1/budgets/{id} is \
-            an addition to v1. Budgets carry no currency: an approval debits amount_cents \
-            whatever the expense's currency. Resubmitting a rejected expense clears approver_id, \
-            decided_at and rejection_reason. Expense report: `count` and `total_cents` cover \
-            every status, `pending_cents` is the submitted ones, `totals` sum the groups \
-            returned (after min_total_cents), groups are ordered by total descending, and \
-            `period` defaults to the current UTC month. More notes (idempotency keys, \
-            integral numbers, conditional requests, rate-limit headers, CORS, /docs): \
-            docs/API.md §12."
+            application/problem+json with a stable `code`: a wrong method is 405 \
+            `method_not_allowed`, an unexpected failure 500 `internal_error`, a request that \
+            exceeds the request timeout 503 `database_unavailable`. An unknown enum value in a \
+            query filter is 422 `validation_failed`; a value that cannot be parsed at all (such \
+            as limit=abc) is 400 `invalid_query`. Versioned rows (tasks, budgets, expenses) carry \
+            an ETag; every versioned change (PATCH and the expense workflow actions) takes the \
+            version in the body or in If-Match (`\"<n>\"`, `W/\"<n>\"` or `*` for any \
+            version); an If-Match that matches no version is 412. Route-specific rules are in \
+            each operation's description; more notes (idempotency keys, integral numbers, \
+            conditional requests, rate-limit headers, CORS, /docs) in docs/API.md §12."
     ),
     components(schemas(Problem, ProblemCode, FieldError))
 )]

@@ -43,14 +43,17 @@ pub struct ExpenseReport {
 }
 
 /// Expenses of a month grouped by category or submitter, with budgets.
+///
+/// `count` and `total_cents` cover every status, `pending_cents` the submitted ones;
+/// groups are ordered by total, largest first; `totals` sum the groups returned (after
+/// `min_total_cents`). `period` defaults to the current UTC month.
 #[utoipa::path(get, path = "/api/v1/reports/expenses", tag = "expenses", params(ReportQuery), responses((status = 200, body = ExpenseReport)))]
 pub async fn expense_report(
     State(app): State<AppState>,
     ctx: TenantContext,
     AppQuery(q): AppQuery<ReportQuery>,
 ) -> Result<Json<ExpenseReport>, AppError> {
-    ctx.require_feature(Feature::Expenses)?;
-    ctx.require(Role::Admin)?;
+    ctx.require_feature_role(Feature::Expenses, Role::Admin)?;
     let group_by = match q.group_by.as_deref() {
         None => GroupBy::Category,
         Some(raw) => GroupBy::parse(raw)

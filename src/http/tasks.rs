@@ -218,6 +218,8 @@ fn to_page(app: &AppState, rows: Vec<Task>, page: &PageRequest, sort: TaskSort) 
 }
 
 /// Lists the tenant's tasks with filters and a sort.
+///
+/// `sort=-priority` breaks ties newest first (ids are time-ordered UUIDv7).
 #[utoipa::path(
     get, path = "/api/v1/tasks", tag = "tasks", params(TaskListQuery),
     responses((status = 200, body = Page<Task>))
@@ -312,6 +314,9 @@ pub struct UpdateTaskRequest {
 }
 
 /// Updates a task under optimistic locking (member or admin).
+///
+/// The version comes in the body or in `If-Match`. A body that changes no field (`{}` or
+/// `version` alone) is `422 validation_failed`.
 #[utoipa::path(
     patch, path = "/api/v1/tasks/{id}", tag = "tasks", request_body = UpdateTaskRequest,
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "\"<version>\", instead of a body version")),
@@ -339,7 +344,7 @@ pub async fn update_task(
     let changes = TaskChanges {
         title: body.title,
         description: body.description,
-        status: body.status.map(|s| s.as_str().to_string()),
+        status: body.status,
         priority: body.priority,
         due_at: body.due_at,
         assignee_id: body.assignee_id,

@@ -66,6 +66,8 @@ fn date_range(
 /// Daily metrics rows of the caller's tenant in `from..=to`, newest day first (tenant
 /// admin). A day appears once a refresh (`POST /utils/db/optimize` or `tenantry
 /// metrics refresh`) has run on it.
+///
+/// The answer is a page (`data`, `next_cursor`, `limit`) of days.
 #[utoipa::path(
     get, path = "/api/v1/tenant/metrics", tag = "tenants", params(MetricsQuery),
     responses((status = 200, body = Page<TenantMetrics>))

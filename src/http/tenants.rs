@@ -237,8 +237,8 @@ pub struct TenantListQuery {
 }
 
 fn parse_status(s: &str) -> Result<TenantStatus, AppError> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|_| AppError::invalid("status", "must be active, suspended or archived"))
+    TenantStatus::parse(s)
+        .ok_or_else(|| AppError::invalid("status", "must be active, suspended or archived"))
 }
 
 /// Lists tenants, newest first (platform admin).
@@ -255,10 +255,7 @@ pub async fn list_tenants(
     let status = q.status.as_deref().map(parse_status).transpose()?;
     let after: Option<TenantKey> = page.after(&app.cursors, CURSOR_TAG)?;
     let limit = page.fetch_limit();
-    let rows = db::run(&app, move |conn| {
-        tenants::list(conn, status.map(|s| s.as_str()), after, limit)
-    })
-    .await?;
+    let rows = db::run(&app, move |conn| tenants::list(conn, status, after, limit)).await?;
     Ok(Page::from_rows(
         rows,
         &page,
@@ -305,6 +302,10 @@ pub struct UpdateTenantRequest {
 }
 
 /// Updates a tenant (platform admin). Suspension takes effect at once.
+///
+/// `features_enabled` is merged into the current flags. An archived tenant is refused
+/// like a suspended one (`403 tenant_suspended`). A body that changes no field (`{}`)
+/// answers `200` with the tenant (only `updated_at` moves).
 #[utoipa::path(
     patch, path = "/api/v1/tenants/{id}", tag = "tenants", request_body = UpdateTenantRequest,
     params(("id" = Uuid, Path)), responses((status = 200, body = Tenant))
@@ -331,7 +332,7 @@ pub async fn update_tenant(
     c.finish()?;
     let changes = TenantChanges {
         name: body.name,
-        status: body.status.map(|s| s.as_str().to_string()),
+        status: body.status,
         max_users: body.max_users,
         max_storage_gb: body.max_storage_gb,
     };

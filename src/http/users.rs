@@ -205,6 +205,8 @@ pub struct UpdateUserRequest {
 
 /// Updates a user: admins any user (themselves included); others only themselves,
 /// and only `username` and `password`.
+///
+/// A body that changes no field (`{}`) answers `200` with the user as it is.
 #[utoipa::path(
     patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUserRequest,
     params(("id" = Uuid, Path)),
@@ -249,7 +251,7 @@ pub async fn update_user(
     let revoke = password_hash.is_some() || body.is_active == Some(false);
     let changes = UserChanges {
         username: body.username,
-        role: body.role.map(|r| r.as_str().to_string()),
+        role: body.role,
         is_active: body.is_active,
         password_hash,
         tokens_valid_after: revoke.then(chrono::Utc::now),

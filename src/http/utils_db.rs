@@ -148,7 +148,7 @@ pub async fn db_stats(
 
 /// What a maintenance call may spend: the request's time less a second to answer in, so
 /// the steps end (or are skipped) before the request timeout could answer `503`.
-fn budget(app: &AppState) -> Option<Duration> {
+fn maintenance_time_limit(app: &AppState) -> Option<Duration> {
     Some(
         app.config
             .request_timeout
@@ -176,8 +176,8 @@ pub async fn optimize(
     let claim = app.maintenance_keys.claim(key)?;
     claim
         .run(StatusCode::OK, async {
-            let budget = budget(&app);
-            let steps = db::run(&app, move |conn| maintenance::optimize(conn, budget)).await?;
+            let time_limit = maintenance_time_limit(&app);
+            let steps = db::run(&app, move |conn| maintenance::optimize(conn, time_limit)).await?;
             tracing::info!(platform_admin = %admin.name, steps = ?steps, "database optimized");
             Ok(Steps { steps })
         })
@@ -219,9 +219,9 @@ pub async fn vacuum(
     let claim = app.maintenance_keys.claim(key)?;
     claim
         .run(StatusCode::OK, async {
-            let budget = budget(&app);
+            let time_limit = maintenance_time_limit(&app);
             let steps = db::run(&app, move |conn| {
-                maintenance::vacuum(conn, table.as_deref(), analyze, budget)
+                maintenance::vacuum(conn, table.as_deref(), analyze, time_limit)
             })
             .await?;
             tracing::info!(platform_admin = %admin.name, steps = ?steps, "vacuum ran");
@@ -259,9 +259,9 @@ pub async fn reindex(
     let claim = app.maintenance_keys.claim(key)?;
     claim
         .run(StatusCode::OK, async {
-            let budget = budget(&app);
+            let time_limit = maintenance_time_limit(&app);
             let steps = db::run(&app, move |conn| {
-                maintenance::reindex(conn, table.as_deref(), budget)
+                maintenance::reindex(conn, table.as_deref(), time_limit)
             })
             .await?;
             tracing::info!(platform_admin = %admin.name, steps = ?steps, "reindex ran");

@@ -2,41 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::audit_logs;
 
-/// How serious an audited event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Severity::Info,
-            Severity::Warning,
-            Severity::Error,
-            Severity::Critical,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+crate::text_enum! {
+    /// How serious an audited event is.
+    pub enum Severity {
+        Info = "info",
+        Warning = "warning",
+        Error = "error",
+        Critical = "critical",
     }
 }
 
@@ -50,8 +28,7 @@ pub struct AuditLog {
     pub action: String,
     pub resource_type: String,
     pub resource_id: Option<Uuid>,
-    #[schema(value_type = Severity)]
-    pub severity: String,
+    pub severity: Severity,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
     pub request_id: Option<String>,
@@ -68,7 +45,7 @@ pub struct NewAuditLog {
     pub action: String,
     pub resource_type: String,
     pub resource_id: Option<Uuid>,
-    pub severity: String,
+    pub severity: Severity,
     pub metadata: serde_json::Value,
     pub request_id: Option<String>,
 }

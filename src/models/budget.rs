@@ -2,47 +2,21 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::budgets;
 
-/// Expense categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    Travel,
-    Meals,
-    Lodging,
-    Supplies,
-    Software,
-    Other,
-}
-
-impl Category {
-    pub const ALL: [Category; 6] = [
-        Category::Travel,
-        Category::Meals,
-        Category::Lodging,
-        Category::Supplies,
-        Category::Software,
-        Category::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Travel => "travel",
-            Category::Meals => "meals",
-            Category::Lodging => "lodging",
-            Category::Supplies => "supplies",
-            Category::Software => "software",
-            Category::Other => "other",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
+crate::text_enum! {
+    /// Expense categories.
+    pub enum Category {
+        Travel = "travel",
+        Meals = "meals",
+        Lodging = "lodging",
+        Supplies = "supplies",
+        Software = "software",
+        Other = "other",
     }
 }
 
@@ -51,8 +25,7 @@ impl Category {
 #[diesel(table_name = budgets, check_for_backend(diesel::pg::Pg))]
 pub struct Budget {
     pub id: Uuid,
-    #[schema(value_type = Category)]
-    pub category: String,
+    pub category: Category,
     /// The month, `YYYY-MM`.
     #[serde(serialize_with = "crate::models::period::serialize_as_period")]
     #[schema(value_type = String, example = "2026-11")]
@@ -71,7 +44,7 @@ pub struct Budget {
 pub struct NewBudget {
     pub tenant_id: Uuid,
     pub id: Uuid,
-    pub category: String,
+    pub category: Category,
     pub period: NaiveDate,
     pub amount_cents: i64,
 }

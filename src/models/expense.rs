@@ -3,43 +3,25 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::models::budget::Category;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::expenses;
 
-/// Where an expense is in its workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpenseStatus {
-    Draft,
-    Submitted,
-    Approved,
-    Rejected,
+crate::text_enum! {
+    /// Where an expense is in its workflow.
+    pub enum ExpenseStatus {
+        Draft = "draft",
+        Submitted = "submitted",
+        Approved = "approved",
+        Rejected = "rejected",
+    }
 }
 
 impl ExpenseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExpenseStatus::Draft => "draft",
-            ExpenseStatus::Submitted => "submitted",
-            ExpenseStatus::Approved => "approved",
-            ExpenseStatus::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            ExpenseStatus::Draft,
-            ExpenseStatus::Submitted,
-            ExpenseStatus::Approved,
-            ExpenseStatus::Rejected,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
-    }
-
     /// Statuses in which the submitter may still edit (and, for drafts, delete).
     pub fn is_editable(self) -> bool {
         matches!(self, ExpenseStatus::Draft | ExpenseStatus::Rejected)
@@ -55,28 +37,19 @@ pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
 pub struct Expense {
     pub id: Uuid,
     pub submitter_id: Uuid,
-    #[schema(value_type = crate::models::budget::Category)]
-    pub category: String,
+    pub category: Category,
     pub amount_cents: i64,
     #[schema(example = "USD")]
     pub currency: String,
     pub description: String,
     pub incurred_on: NaiveDate,
-    #[schema(value_type = ExpenseStatus)]
-    pub status: String,
+    pub status: ExpenseStatus,
     pub version: i32,
     pub approver_id: Option<Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
     pub rejection_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl Expense {
-    /// The parsed status (the column is constrained to the four values).
-    pub fn state(&self) -> Option<ExpenseStatus> {
-        ExpenseStatus::parse(&self.status)
-    }
 }
 
 /// An expense to insert; `submitter_id` is the caller.
@@ -86,7 +59,7 @@ pub struct NewExpense {
     pub tenant_id: Uuid,
     pub id: Uuid,
     pub submitter_id: Uuid,
-    pub category: String,
+    pub category: Category,
     pub amount_cents: i64,
     pub currency: String,
     pub description: String,
@@ -97,7 +70,7 @@ pub struct NewExpense {
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = expenses)]
 pub struct ExpenseChanges {
-    pub category: Option<String>,
+    pub category: Option<Category>,
     pub amount_cents: Option<i64>,
     pub currency: Option<String>,
     pub description: Option<String>,

@@ -9,4 +9,5 @@ pub mod project;
 pub mod task;
 pub mod tenant;
 pub mod tenant_metrics;
+pub mod text_enum;
 pub mod user;

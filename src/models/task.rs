@@ -2,38 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::tasks;
 
-/// A task's status; any status may follow any other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskStatus {
-    Pending,
-    InProgress,
-    Completed,
-}
-
-impl TaskStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Pending => "pending",
-            TaskStatus::InProgress => "in_progress",
-            TaskStatus::Completed => "completed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            TaskStatus::Pending,
-            TaskStatus::InProgress,
-            TaskStatus::Completed,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+crate::text_enum! {
+    /// A task's status; any status may follow any other.
+    pub enum TaskStatus {
+        Pending = "pending",
+        InProgress = "in_progress",
+        Completed = "completed",
     }
 }
 
@@ -46,8 +26,7 @@ pub struct Task {
     pub project_id: Uuid,
     pub title: String,
     pub description: Option<String>,
-    #[schema(value_type = TaskStatus)]
-    pub status: String,
+    pub status: TaskStatus,
     /// `status == "completed"`, kept by the database.
     pub completed: bool,
     pub priority: i32,
@@ -68,7 +47,7 @@ pub struct NewTask {
     pub project_id: Uuid,
     pub title: String,
     pub description: Option<String>,
-    pub status: String,
+    pub status: TaskStatus,
     pub priority: i32,
     pub due_at: Option<DateTime<Utc>>,
     pub assignee_id: Option<Uuid>,
@@ -82,7 +61,7 @@ pub struct NewTask {
 pub struct TaskChanges {
     pub title: Option<String>,
     pub description: Option<Option<String>>,
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     pub priority: Option<i32>,
     pub due_at: Option<Option<DateTime<Utc>>>,
     pub assignee_id: Option<Option<Uuid>>,

@@ -2,28 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::tenants;
 
-/// A tenant's lifecycle status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TenantStatus {
-    Active,
-    Suspended,
-    Archived,
-}
-
-impl TenantStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TenantStatus::Active => "active",
-            TenantStatus::Suspended => "suspended",
-            TenantStatus::Archived => "archived",
-        }
+crate::text_enum! {
+    /// A tenant's lifecycle status.
+    pub enum TenantStatus {
+        Active = "active",
+        Suspended = "suspended",
+        Archived = "archived",
     }
 }
 
@@ -34,8 +24,7 @@ pub struct Tenant {
     pub id: Uuid,
     pub name: String,
     pub code: String,
-    #[schema(value_type = TenantStatus)]
-    pub status: String,
+    pub status: TenantStatus,
     pub max_users: i32,
     pub max_storage_gb: i32,
     /// Feature → enabled (`expenses`, `items`); a missing feature is enabled.
@@ -62,7 +51,7 @@ pub struct NewTenant {
 #[diesel(table_name = tenants)]
 pub struct TenantChanges {
     pub name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<TenantStatus>,
     pub max_users: Option<i32>,
     pub max_storage_gb: Option<i32>,
 }

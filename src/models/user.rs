@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::auth::Role;
 use crate::schema::users;
 
 /// A user as returned by the API (no password, no hash).
@@ -16,8 +17,7 @@ pub struct User {
     pub tenant_id: Uuid,
     pub email: String,
     pub username: String,
-    #[schema(value_type = crate::auth::Role)]
-    pub role: String,
+    pub role: Role,
     pub is_active: bool,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -33,7 +33,7 @@ pub struct NewUser {
     pub email: String,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// Changes to a user; `None` leaves a column as it is.
@@ -41,7 +41,7 @@ pub struct NewUser {
 #[diesel(table_name = users)]
 pub struct UserChanges {
     pub username: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub is_active: Option<bool>,
     pub password_hash: Option<String>,
     /// Set on a password change or deactivation: tokens issued before it are refused.

@@ -34,7 +34,7 @@ pub fn write(conn: &mut PgConnection, event: AuditEvent<'_>) -> Result<(), AppEr
             action: event.action.to_string(),
             resource_type: event.resource_type.to_string(),
             resource_id: event.resource_id,
-            severity: event.severity.as_str().to_string(),
+            severity: event.severity,
             metadata: event.metadata,
             request_id: event.request_id.map(str::to_string),
         })

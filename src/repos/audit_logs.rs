@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::TenantContext;
 use crate::error::AppError;
-use crate::models::audit_log::AuditLog;
+use crate::models::audit_log::{AuditLog, Severity};
 use crate::schema::audit_logs;
 
 /// The caller's tenant's rows. Statically typed (not boxed) so that queries built on it
@@ -25,7 +25,7 @@ pub type AuditKey = (DateTime<Utc>, Uuid);
 #[derive(Debug, Default, Clone)]
 pub struct AuditFilter {
     pub action: Option<String>,
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     pub resource_type: Option<String>,
     pub resource_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
@@ -45,8 +45,8 @@ pub fn list(
     if let Some(v) = &f.action {
         q = q.filter(audit_logs::action.eq(v.clone()));
     }
-    if let Some(v) = &f.severity {
-        q = q.filter(audit_logs::severity.eq(v.clone()));
+    if let Some(v) = f.severity {
+        q = q.filter(audit_logs::severity.eq(v));
     }
     if let Some(v) = &f.resource_type {
         q = q.filter(audit_logs::resource_type.eq(v.clone()));

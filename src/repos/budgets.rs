@@ -44,7 +44,7 @@ pub fn list(
         q = q.filter(budgets::period.eq(p));
     }
     if let Some(c) = category {
-        q = q.filter(budgets::category.eq(c.as_str()));
+        q = q.filter(budgets::category.eq(c));
     }
     if let Some((at, id)) = after {
         q = q.filter(
@@ -80,7 +80,7 @@ pub fn create(
         .values(NewBudget {
             tenant_id: ctx.tenant_id(),
             id: Uuid::now_v7(),
-            category: category.as_str().to_string(),
+            category,
             period,
             amount_cents,
         })
@@ -149,7 +149,7 @@ pub fn set_amount(
 pub fn debit(
     conn: &mut PgConnection,
     ctx: &TenantContext,
-    category: &str,
+    category: Category,
     period: NaiveDate,
     amount_cents: i64,
 ) -> Result<Budget, AppError> {
@@ -171,7 +171,7 @@ pub fn debit(
     }
     let exists: bool = diesel::select(diesel::dsl::exists(
         scoped(ctx)
-            .filter(budgets::category.eq(category.to_string()))
+            .filter(budgets::category.eq(category))
             .filter(budgets::period.eq(period)),
     ))
     .get_result(conn)?;

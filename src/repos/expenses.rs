@@ -55,10 +55,10 @@ pub fn list(
 ) -> Result<Vec<Expense>, AppError> {
     let mut q = visible(ctx).select(Expense::as_select());
     if let Some(v) = f.status {
-        q = q.filter(expenses::status.eq(v.as_str()));
+        q = q.filter(expenses::status.eq(v));
     }
     if let Some(v) = f.category {
-        q = q.filter(expenses::category.eq(v.as_str()));
+        q = q.filter(expenses::category.eq(v));
     }
     if let Some(v) = f.submitter_id {
         q = q.filter(expenses::submitter_id.eq(v));
@@ -108,11 +108,6 @@ fn lock(conn: &mut PgConnection, ctx: &TenantContext, id: Uuid) -> Result<Expens
         .ok_or(AppError::NotFound("expense"))
 }
 
-fn state(e: &Expense) -> Result<ExpenseStatus, AppError> {
-    e.state()
-        .ok_or_else(|| AppError::internal(format!("unknown expense status {:?}", e.status)))
-}
-
 fn submitter_only(e: &Expense, ctx: &TenantContext) -> Result<(), AppError> {
     if e.submitter_id == ctx.user_id() {
         Ok(())
@@ -139,7 +134,7 @@ pub fn create(
             tenant_id: ctx.tenant_id(),
             id: Uuid::now_v7(),
             submitter_id: ctx.user_id(),
-            category: new.category.as_str().to_string(),
+            category: new.category,
             amount_cents: new.amount_cents,
             currency: new.currency,
             description: new.description,
@@ -205,7 +200,7 @@ pub fn update(
     let e = lock(conn, ctx, id)?;
     submitter_only(&e, ctx)?;
     expected.check(e.version)?;
-    let from = state(&e)?;
+    let from = e.status;
     if !from.is_editable() {
         return Err(transition(from, "edit"));
     }
@@ -230,13 +225,13 @@ pub fn submit(
     let e = lock(conn, ctx, id)?;
     submitter_only(&e, ctx)?;
     expected.check(e.version)?;
-    let from = state(&e)?;
+    let from = e.status;
     if !from.is_editable() {
         return Err(transition(from, "submit"));
     }
     // A resubmitted expense starts a fresh decision.
     let changes = (
-        expenses::status.eq(ExpenseStatus::Submitted.as_str()),
+        expenses::status.eq(ExpenseStatus::Submitted),
         expenses::approver_id.eq(None::<Uuid>),
         expenses::decided_at.eq(None::<DateTime<Utc>>),
         expenses::rejection_reason.eq(None::<String>),
@@ -264,19 +259,19 @@ pub fn approve(
         return Err(AppError::SelfApproval);
     }
     expected.check(e.version)?;
-    let from = state(&e)?;
+    let from = e.status;
     if from != ExpenseStatus::Submitted {
         return Err(transition(from, "approve"));
     }
     let budget = budgets::debit(
         conn,
         ctx,
-        &e.category,
+        e.category,
         Period::of(e.incurred_on).first_day(),
         e.amount_cents,
     )?;
     let changes = (
-        expenses::status.eq(ExpenseStatus::Approved.as_str()),
+        expenses::status.eq(ExpenseStatus::Approved),
         expenses::approver_id.eq(Some(ctx.user_id())),
         expenses::decided_at.eq(Some(Utc::now())),
     );
@@ -300,12 +295,12 @@ pub fn reject(
 ) -> Result<Expense, AppError> {
     let e = lock(conn, ctx, id)?;
     expected.check(e.version)?;
-    let from = state(&e)?;
+    let from = e.status;
     if from != ExpenseStatus::Submitted {
         return Err(transition(from, "reject"));
     }
     let changes = (
-        expenses::status.eq(ExpenseStatus::Rejected.as_str()),
+        expenses::status.eq(ExpenseStatus::Rejected),
         expenses::approver_id.eq(Some(ctx.user_id())),
         expenses::decided_at.eq(Some(Utc::now())),
         expenses::rejection_reason.eq(Some(reason)),
@@ -325,7 +320,7 @@ pub fn delete(
     if let Some(x) = expected {
         x.check(e.version)?;
     }
-    let from = state(&e)?;
+    let from = e.status;
     if from != ExpenseStatus::Draft {
         return Err(transition(from, "delete"));
     }

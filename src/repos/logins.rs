@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::models::audit_log::Severity;
+use crate::models::tenant::TenantStatus;
 use crate::models::user::User;
 use crate::repos::audit::{self, AuditEvent};
 use crate::schema::{login_throttles, tenants, users};
@@ -68,7 +69,7 @@ fn retry_after(started: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
 #[derive(Debug)]
 pub struct Candidate {
     pub tenant_id: Uuid,
-    pub tenant_status: String,
+    pub tenant_status: TenantStatus,
     pub user: Option<(User, String)>,
 }
 
@@ -81,7 +82,7 @@ pub fn find_candidate(
     let Some((tenant_id, tenant_status)) = tenants::table
         .filter(tenants::code.eq(code))
         .select((tenants::id, tenants::status))
-        .first::<(Uuid, String)>(conn)
+        .first::<(Uuid, TenantStatus)>(conn)
         .optional()?
     else {
         return Ok(None);

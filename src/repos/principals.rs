@@ -6,6 +6,7 @@ use uuid::Uuid;
 use crate::auth::Role;
 use crate::auth::principal_cache::Principal;
 use crate::error::AppError;
+use crate::models::tenant::TenantStatus;
 use crate::schema::{tenants, users};
 
 /// The user's current role and active flag with its tenant's status and features;
@@ -16,9 +17,9 @@ pub fn load(
     user_id: Uuid,
 ) -> Result<Option<Principal>, AppError> {
     type Row = (
-        String,
+        Role,
         bool,
-        String,
+        TenantStatus,
         serde_json::Value,
         Option<chrono::DateTime<chrono::Utc>>,
     );
@@ -35,16 +36,13 @@ pub fn load(
         ))
         .first(conn)
         .optional()?;
-    row.map(|(role, is_active, tenant_status, features, valid_after)| {
-        let role = Role::parse(&role)
-            .ok_or_else(|| AppError::internal(format!("unknown role {role:?} in users")))?;
-        Ok(Principal {
+    Ok(row.map(
+        |(role, is_active, tenant_status, features, valid_after)| Principal {
             role,
             is_active,
             tenant_status,
             features,
             tokens_valid_after: valid_after.map(|t| t.timestamp()),
-        })
-    })
-    .transpose()
+        },
+    ))
 }

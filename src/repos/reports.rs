@@ -12,26 +12,11 @@ use utoipa::ToSchema;
 use crate::auth::TenantContext;
 use crate::error::AppError;
 
-/// What the report groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupBy {
-    Category,
-    Submitter,
-}
-
-impl GroupBy {
-    pub const ALL: [GroupBy; 2] = [GroupBy::Category, GroupBy::Submitter];
-
-    /// The value of `?group_by=`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupBy::Category => "category",
-            GroupBy::Submitter => "submitter",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+crate::text_enum! {
+    /// What the report groups by (the value of `?group_by=`).
+    pub enum GroupBy {
+        Category = "category",
+        Submitter = "submitter",
     }
 }
 

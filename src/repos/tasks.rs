@@ -36,42 +36,21 @@ pub struct TaskFilter {
     pub due_after: Option<DateTime<Utc>>,
 }
 
-/// The list orders of `?sort=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskSort {
-    /// `-created_at` (default): newest first.
-    CreatedDesc,
-    /// `created_at`: oldest first.
-    CreatedAsc,
-    /// `due_at`: soonest first, tasks without a due date last.
-    DueAsc,
-    /// `-priority`: highest first, then newest (ids are time-ordered UUIDv7).
-    PriorityDesc,
+crate::text_enum! {
+    /// The list orders of `?sort=`.
+    pub enum TaskSort {
+        /// `-created_at` (default): newest first.
+        CreatedDesc = "-created_at",
+        /// `created_at`: oldest first.
+        CreatedAsc = "created_at",
+        /// `due_at`: soonest first, tasks without a due date last.
+        DueAsc = "due_at",
+        /// `-priority`: highest first, then newest (ids are time-ordered UUIDv7).
+        PriorityDesc = "-priority",
+    }
 }
 
 impl TaskSort {
-    /// Every ordering, in the order the OpenAPI document lists them.
-    pub const ALL: [TaskSort; 4] = [
-        TaskSort::CreatedDesc,
-        TaskSort::CreatedAsc,
-        TaskSort::DueAsc,
-        TaskSort::PriorityDesc,
-    ];
-
-    /// The value of `?sort=`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskSort::CreatedDesc => "-created_at",
-            TaskSort::CreatedAsc => "created_at",
-            TaskSort::DueAsc => "due_at",
-            TaskSort::PriorityDesc => "-priority",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// Cursor tag: a cursor is only valid for the ordering that made it.
     pub fn tag(self) -> &'static str {
         match self {
@@ -118,7 +97,7 @@ pub fn list(
         q = q.filter(tasks::project_id.eq(v));
     }
     if let Some(v) = f.status {
-        q = q.filter(tasks::status.eq(v.as_str()));
+        q = q.filter(tasks::status.eq(v));
     }
     if let Some(v) = f.assignee_id {
         q = q.filter(tasks::assignee_id.eq(v));
@@ -206,7 +185,7 @@ pub fn create(
             project_id,
             title: new.title,
             description: new.description,
-            status: new.status.as_str().to_string(),
+            status: new.status,
             priority: new.priority,
             due_at: new.due_at,
             assignee_id: new.assignee_id,
@@ -242,9 +221,9 @@ pub fn update(
     // completed_at follows status: set on entering completed (kept if it already was),
     // cleared on leaving it. The time is a parameter, decided here: Citus refuses
     // `now()` inside COALESCE/CASE in an UPDATE of a distributed table.
-    let completed_at = changes.status.as_deref().map(|status| {
+    let completed_at = changes.status.map(|status| {
         let value: Box<dyn BoxableExpression<tasks::table, Pg, SqlType = Nullable<Timestamptz>>> =
-            if status == TaskStatus::Completed.as_str() {
+            if status == TaskStatus::Completed {
                 Box::new(
                     sql::<Nullable<Timestamptz>>("COALESCE(completed_at, ")
                         .bind::<Timestamptz, _>(Utc::now())

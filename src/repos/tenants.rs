@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::models::tenant::{NewTenant, Tenant, TenantChanges};
+use crate::models::tenant::{NewTenant, Tenant, TenantChanges, TenantStatus};
 use crate::models::user::User;
 use crate::repos::users::{self, CreateUser};
 use crate::schema::{login_throttles, tenants};
@@ -34,13 +34,13 @@ pub type TenantKey = (DateTime<Utc>, Uuid);
 /// One page of tenants, newest first.
 pub fn list(
     conn: &mut PgConnection,
-    status: Option<&str>,
+    status: Option<TenantStatus>,
     after: Option<TenantKey>,
     limit: i64,
 ) -> Result<Vec<Tenant>, AppError> {
     let mut q = tenants::table.select(Tenant::as_select()).into_boxed();
     if let Some(status) = status {
-        q = q.filter(tenants::status.eq(status.to_string()));
+        q = q.filter(tenants::status.eq(status));
     }
     if let Some((at, id)) = after {
         q = q.filter(

@@ -46,7 +46,7 @@ pub fn list(
 ) -> Result<Vec<User>, AppError> {
     let mut q = scoped(ctx).into_boxed().select(User::as_select());
     if let Some(role) = filter.role {
-        q = q.filter(users::role.eq(role.as_str()));
+        q = q.filter(users::role.eq(role));
     }
     if let Some(active) = filter.is_active {
         q = q.filter(users::is_active.eq(active));
@@ -142,7 +142,7 @@ pub fn insert(conn: &mut PgConnection, tenant_id: Uuid, new: CreateUser) -> Resu
             email: new.email,
             username: new.username,
             password_hash: new.password_hash,
-            role: new.role.as_str().to_string(),
+            role: new.role,
         })
         .returning(User::as_returning())
         .get_result(conn)?)
@@ -175,15 +175,12 @@ pub fn update(
 ) -> Result<User, AppError> {
     let max_users = lock_tenant(conn, ctx.tenant_id())?;
     let current = find(conn, ctx, id)?;
-    let was_active_admin = current.is_active && current.role == Role::Admin.as_str();
-    let stays_admin = changes
-        .role
-        .as_deref()
-        .is_none_or(|r| r == Role::Admin.as_str());
+    let was_active_admin = current.is_active && current.role == Role::Admin;
+    let stays_admin = changes.role.is_none_or(|r| r == Role::Admin);
     let stays_active = changes.is_active.unwrap_or(current.is_active);
     if was_active_admin && !(stays_admin && stays_active) {
         let admins: i64 = scoped(ctx)
-            .filter(users::role.eq(Role::Admin.as_str()))
+            .filter(users::role.eq(Role::Admin))
             .filter(users::is_active.eq(true))
             .count()
             .get_result(conn)?;

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{TenantFixture, TestApp};
 
 fn raw(
     method: Method,
@@ -23,13 +23,18 @@ fn raw(
     b.body(Body::from(body)).expect("request")
 }
 
-#[tokio::test]
-async fn malformed_requests_get_their_contract_codes() {
+/// An app with one tenant, whose admin sends the bad requests.
+async fn bad_app() -> (TestApp, TenantFixture) {
     let app = TestApp::new().await;
     let t = app.tenant("bad").await;
+    (app, t)
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_or_is_too_large_gets_its_own_code() {
+    let (app, t) = bad_app().await;
     let tok = &t.admin.token;
     let users = "/api/v1/users";
-
     app.send(raw(
         Method::POST,
         users,
@@ -74,7 +79,20 @@ async fn malformed_requests_get_their_contract_codes() {
     ))
     .await
     .expect(201, None);
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+            t.id
+        )),
+        2,
+        "only the one valid create wrote"
+    );
+}
 
+#[tokio::test]
+async fn a_path_id_that_is_not_a_uuid_is_400_invalid_id() {
+    let (app, t) = bad_app().await;
+    let tok = &t.admin.token;
     app.get("/api/v1/users/not-a-uuid", tok)
         .await
         .expect(400, Some("invalid_id"));
@@ -84,10 +102,31 @@ async fn malformed_requests_get_their_contract_codes() {
     app.get(&format!("/api/v1/tenants/{}", "x"), &app.platform_token())
         .await
         .expect(400, Some("invalid_id"));
+}
 
+#[tokio::test]
+async fn body_fields_unknown_mistyped_null_or_outside_their_set_are_422_naming_the_field() {
+    let (app, t) = bad_app().await;
+    let tok = &t.admin.token;
+    let users = "/api/v1/users";
     let unknown = app.post(users, tok, json!({"email": "d@bad.example", "username": "d", "password": "long enough pw", "tenant_id": t.id})).await;
     unknown.expect(422, Some("validation_failed"));
-    assert_eq!(unknown.body["errors"][0]["field"], "tenant_id");
+    insta::assert_json_snapshot!(unknown.body, {".request_id" => "[request_id]"}, @r#"
+    {
+      "code": "validation_failed",
+      "detail": "the request is not valid",
+      "errors": [
+        {
+          "field": "tenant_id",
+          "message": "is not accepted by this endpoint"
+        }
+      ],
+      "request_id": "[request_id]",
+      "status": 422,
+      "title": "Unprocessable Entity",
+      "type": "about:blank"
+    }
+    "#);
     let wrong_type = app
         .post(
             users,
@@ -96,7 +135,22 @@ async fn malformed_requests_get_their_contract_codes() {
         )
         .await;
     wrong_type.expect(422, Some("validation_failed"));
-    assert_eq!(wrong_type.body["errors"][0]["field"], "email");
+    insta::assert_json_snapshot!(wrong_type.body, {".request_id" => "[request_id]"}, @r#"
+    {
+      "code": "validation_failed",
+      "detail": "the request is not valid",
+      "errors": [
+        {
+          "field": "email",
+          "message": "must be a string"
+        }
+      ],
+      "request_id": "[request_id]",
+      "status": 422,
+      "title": "Unprocessable Entity",
+      "type": "about:blank"
+    }
+    "#);
     let null = app
         .post(
             users,
@@ -119,7 +173,20 @@ async fn malformed_requests_get_their_contract_codes() {
     assert_eq!(nul.body["errors"][0]["field"], "username");
     let not_object = app.post(users, tok, json!([1, 2])).await;
     not_object.expect(422, Some("validation_failed"));
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM users WHERE tenant_id = '{}'",
+            t.id
+        )),
+        1,
+        "nothing was created"
+    );
+}
 
+#[tokio::test]
+async fn query_values_that_do_not_parse_are_400_and_out_of_range_ones_422() {
+    let (app, t) = bad_app().await;
+    let tok = &t.admin.token;
     app.get("/api/v1/users?limit=abc", tok)
         .await
         .expect(400, Some("invalid_query"));
@@ -129,13 +196,28 @@ async fn malformed_requests_get_their_contract_codes() {
     app.get("/api/v1/users?limit=101", tok)
         .await
         .expect(422, Some("validation_failed"));
-    app.get("/api/v1/users?cursor=garbage", tok)
-        .await
-        .expect(400, Some("invalid_cursor"));
+    let garbage = app.get("/api/v1/users?cursor=garbage", tok).await;
+    garbage.expect(400, Some("invalid_cursor"));
+    insta::assert_json_snapshot!(garbage.body, {".request_id" => "[request_id]"}, @r#"
+    {
+      "code": "invalid_cursor",
+      "detail": "the cursor is malformed or was not issued for this list",
+      "request_id": "[request_id]",
+      "status": 400,
+      "title": "Bad Request",
+      "type": "about:blank"
+    }
+    "#);
     app.get("/api/v1/audit-logs?from=yesterday", tok)
         .await
         .expect(400, Some("invalid_query"));
+}
 
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405() {
+    let (app, t) = bad_app().await;
+    let tok = &t.admin.token;
+    let users = "/api/v1/users";
     let nowhere = app.get("/api/v1/nowhere", tok).await;
     nowhere.expect(404, Some("not_found"));
     let unauth_nowhere = app
@@ -148,14 +230,6 @@ async fn malformed_requests_get_their_contract_codes() {
     wrong_method.expect(405, Some("method_not_allowed"));
     let wrong_method = app.delete("/api/v1/users/me", tok).await;
     assert_eq!(wrong_method.status, 405);
-    assert_eq!(
-        app.db.scalar(&format!(
-            "SELECT count(*) FROM users WHERE tenant_id = '{}'",
-            t.id
-        )),
-        2,
-        "only the one valid create wrote"
-    );
 }
 
 #[tokio::test]
@@ -221,61 +295,71 @@ async fn health_and_openapi_are_public() {
             .expect("version")
             .starts_with("3.1")
     );
+}
+
+/// Every route: path and method, as the OpenAPI document names them.
+const ROUTES: &[(&str, &str)] = &[
+    ("/api/v1/auth/login", "post"),
+    ("/api/v1/tenants", "post"),
+    ("/api/v1/tenants", "get"),
+    ("/api/v1/tenants/{id}", "get"),
+    ("/api/v1/tenants/{id}", "patch"),
+    ("/api/v1/tenants/{id}", "delete"),
+    ("/api/v1/tenant", "get"),
+    ("/api/v1/users", "post"),
+    ("/api/v1/users", "get"),
+    ("/api/v1/users/me", "get"),
+    ("/api/v1/users/{id}", "get"),
+    ("/api/v1/users/{id}", "patch"),
+    ("/api/v1/audit-logs", "get"),
+    ("/api/v1/projects", "post"),
+    ("/api/v1/projects", "get"),
+    ("/api/v1/projects/{id}", "get"),
+    ("/api/v1/projects/{id}", "patch"),
+    ("/api/v1/projects/{id}", "delete"),
+    ("/api/v1/projects/{id}/tasks", "post"),
+    ("/api/v1/projects/{id}/tasks", "get"),
+    ("/api/v1/tasks", "get"),
+    ("/api/v1/tasks/{id}", "get"),
+    ("/api/v1/tasks/{id}", "patch"),
+    ("/api/v1/tasks/{id}", "delete"),
+    ("/api/v1/budgets", "post"),
+    ("/api/v1/budgets", "get"),
+    ("/api/v1/budgets/{id}", "get"),
+    ("/api/v1/budgets/{id}", "patch"),
+    ("/api/v1/expenses", "post"),
+    ("/api/v1/expenses", "get"),
+    ("/api/v1/expenses/{id}", "get"),
+    ("/api/v1/expenses/{id}", "patch"),
+    ("/api/v1/expenses/{id}", "delete"),
+    ("/api/v1/expenses/{id}/submit", "post"),
+    ("/api/v1/expenses/{id}/approve", "post"),
+    ("/api/v1/expenses/{id}/reject", "post"),
+    ("/api/v1/reports/expenses", "get"),
+    ("/api/v1/items", "post"),
+    ("/api/v1/items", "get"),
+    ("/api/v1/items/{id}", "get"),
+    ("/api/v1/items/{id}", "patch"),
+    ("/api/v1/items/{id}", "delete"),
+    ("/api/v1/tenant/metrics", "get"),
+    ("/utils/db/health", "get"),
+    ("/utils/db/stats", "get"),
+    ("/utils/db/optimize", "post"),
+    ("/utils/db/vacuum", "post"),
+    ("/utils/db/reindex", "post"),
+    ("/utils/db/tenant/{id}/performance", "get"),
+    ("/health/live", "get"),
+    ("/health/ready", "get"),
+    ("/metrics", "get"),
+];
+
+#[tokio::test]
+async fn the_served_document_lists_every_route_with_the_answers_its_shape_implies() {
+    let app = TestApp::new().await;
+    let doc = app.call(Method::GET, "/openapi.json", None, None).await;
+    doc.expect(200, None);
     let paths = doc.body["paths"].as_object().expect("paths");
-    for (path, method) in [
-        ("/api/v1/auth/login", "post"),
-        ("/api/v1/tenants", "post"),
-        ("/api/v1/tenants", "get"),
-        ("/api/v1/tenants/{id}", "get"),
-        ("/api/v1/tenants/{id}", "patch"),
-        ("/api/v1/tenants/{id}", "delete"),
-        ("/api/v1/tenant", "get"),
-        ("/api/v1/users", "post"),
-        ("/api/v1/users", "get"),
-        ("/api/v1/users/me", "get"),
-        ("/api/v1/users/{id}", "get"),
-        ("/api/v1/users/{id}", "patch"),
-        ("/api/v1/audit-logs", "get"),
-        ("/api/v1/projects", "post"),
-        ("/api/v1/projects", "get"),
-        ("/api/v1/projects/{id}", "get"),
-        ("/api/v1/projects/{id}", "patch"),
-        ("/api/v1/projects/{id}", "delete"),
-        ("/api/v1/projects/{id}/tasks", "post"),
-        ("/api/v1/projects/{id}/tasks", "get"),
-        ("/api/v1/tasks", "get"),
-        ("/api/v1/tasks/{id}", "get"),
-        ("/api/v1/tasks/{id}", "patch"),
-        ("/api/v1/tasks/{id}", "delete"),
-        ("/api/v1/budgets", "post"),
-        ("/api/v1/budgets", "get"),
-        ("/api/v1/budgets/{id}", "get"),
-        ("/api/v1/budgets/{id}", "patch"),
-        ("/api/v1/expenses", "post"),
-        ("/api/v1/expenses", "get"),
-        ("/api/v1/expenses/{id}", "get"),
-        ("/api/v1/expenses/{id}", "patch"),
-        ("/api/v1/expenses/{id}", "delete"),
-        ("/api/v1/expenses/{id}/submit", "post"),
-        ("/api/v1/expenses/{id}/approve", "post"),
-        ("/api/v1/expenses/{id}/reject", "post"),
-        ("/api/v1/reports/expenses", "get"),
-        ("/api/v1/items", "post"),
-        ("/api/v1/items", "get"),
-        ("/api/v1/items/{id}", "get"),
-        ("/api/v1/items/{id}", "patch"),
-        ("/api/v1/items/{id}", "delete"),
-        ("/api/v1/tenant/metrics", "get"),
-        ("/utils/db/health", "get"),
-        ("/utils/db/stats", "get"),
-        ("/utils/db/optimize", "post"),
-        ("/utils/db/vacuum", "post"),
-        ("/utils/db/reindex", "post"),
-        ("/utils/db/tenant/{id}/performance", "get"),
-        ("/health/live", "get"),
-        ("/health/ready", "get"),
-        ("/metrics", "get"),
-    ] {
+    for &(path, method) in ROUTES {
         let op = &paths.get(path).unwrap_or_else(|| panic!("{path} missing"))[method];
         assert!(op.is_object(), "{method} {path} missing");
         // Query parameters are documented as such, and optional.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
-use crate::harness::{TestApp, citus, citus_workers};
+use crate::harness::{TenantFixture, TestApp, TestDb, citus, citus_workers};
 use crate::ops_support::{ok, populate_every_domain, stderr, tenant_fingerprint, tenantry};
 
 /// Requests for `tenant` until `stop`: a read of every list and a write; returns every
@@ -40,6 +40,60 @@ async fn traffic(
         i += 1;
     }
     seen
+}
+
+/// Asserts that `big`'s hash is alone in its shard, `other` elsewhere, and every
+/// colocated table split with it; returns the shard.
+fn assert_alone_in_its_shard(db: &TestDb, big: &TenantFixture, other: &TenantFixture) -> i64 {
+    let shard = db.scalar(&format!(
+        "SELECT get_shard_id_for_distribution_column('users', '{}')",
+        big.id
+    ));
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT count(*) FROM pg_dist_shard WHERE shardid = {shard} AND shardminvalue = shardmaxvalue"
+        )),
+        1,
+        "the tenant's hash alone in its shard"
+    );
+    assert_ne!(
+        shard,
+        db.scalar(&format!(
+            "SELECT get_shard_id_for_distribution_column('users', '{}')",
+            other.id
+        )),
+        "the other tenant is not in it"
+    );
+    // Every colocated table was split with it (CASCADE): one shard each, same range.
+    assert!(
+        db.scalar(&format!(
+            "SELECT count(DISTINCT logicalrelid) FROM pg_dist_shard s
+              WHERE shardminvalue = (SELECT shardminvalue FROM pg_dist_shard WHERE shardid = {shard})
+                AND shardmaxvalue = shardminvalue"
+        )) >= 9,
+        "users, projects, tasks, budgets, expenses, items, audit_logs (+ partitions), tenant_metrics"
+    );
+    shard
+}
+
+/// Isolation holds across the move: `other`'s token reads none of `big`'s rows.
+async fn assert_other_reads_none_of(app: &TestApp, big: &TenantFixture, other: &TenantFixture) {
+    // moved tenant's rows.
+    let theirs = app.get("/api/v1/items?limit=100", &other.admin.token).await;
+    theirs.expect(200, None);
+    let big_items = app.db.scalar(&format!(
+        "SELECT count(*) FROM items WHERE tenant_id = '{}' AND id::text IN ({})",
+        big.id,
+        theirs.body["data"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| format!("'{}'", i["id"].as_str().unwrap_or_default()))
+            .chain(std::iter::once("''".to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    assert_eq!(big_items, 0, "{}", theirs.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -76,34 +130,7 @@ async fn an_isolated_and_moved_tenant_keeps_working_and_others_never_notice() {
         printed.contains(&format!("isolated tenant {}", big.code)),
         "{printed}"
     );
-    let shard = app.db.scalar(&format!(
-        "SELECT get_shard_id_for_distribution_column('users', '{}')",
-        big.id
-    ));
-    assert_eq!(
-        app.db.scalar(&format!(
-            "SELECT count(*) FROM pg_dist_shard WHERE shardid = {shard} AND shardminvalue = shardmaxvalue"
-        )),
-        1,
-        "the tenant's hash alone in its shard"
-    );
-    assert_ne!(
-        shard,
-        app.db.scalar(&format!(
-            "SELECT get_shard_id_for_distribution_column('users', '{}')",
-            other.id
-        )),
-        "the other tenant is not in it"
-    );
-    // Every colocated table was split with it (CASCADE): one shard each, same range.
-    assert!(
-        app.db.scalar(&format!(
-            "SELECT count(DISTINCT logicalrelid) FROM pg_dist_shard s
-              WHERE shardminvalue = (SELECT shardminvalue FROM pg_dist_shard WHERE shardid = {shard})
-                AND shardmaxvalue = shardminvalue"
-        )) >= 9,
-        "users, projects, tasks, budgets, expenses, items, audit_logs (+ partitions), tenant_metrics"
-    );
+    let shard = assert_alone_in_its_shard(&app.db, &big, &other);
 
     // Move it to the other worker, still under traffic.
     let node = |shard: i64| {
@@ -163,23 +190,7 @@ async fn an_isolated_and_moved_tenant_keeps_working_and_others_never_notice() {
             "tasks unchanged"
         );
     }
-    // Isolation holds across the move: the other tenant's token reads none of the
-    // moved tenant's rows.
-    let theirs = app.get("/api/v1/items?limit=100", &other.admin.token).await;
-    theirs.expect(200, None);
-    let big_items = app.db.scalar(&format!(
-        "SELECT count(*) FROM items WHERE tenant_id = '{}' AND id::text IN ({})",
-        big.id,
-        theirs.body["data"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|i| format!("'{}'", i["id"].as_str().unwrap_or_default()))
-            .chain(std::iter::once("''".to_string()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    assert_eq!(big_items, 0, "{}", theirs.text);
+    assert_other_reads_none_of(&app, &big, &other).await;
 }
 
 #[test]

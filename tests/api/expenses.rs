@@ -251,8 +251,20 @@ async fn forbidden_transitions_are_invalid_transition() {
     assert_eq!(stale.body["current_version"], 3);
 }
 
-#[tokio::test]
-async fn role_and_visibility_rules() {
+/// A tenant with two members (Alice, Bob) and a viewer, a budget, and a draft expense of
+/// Alice's.
+struct Visibility {
+    app: TestApp,
+    t: TenantFixture,
+    alice: UserFixture,
+    bob: UserFixture,
+    viewer: UserFixture,
+    period: String,
+    day: String,
+    mine: Uuid,
+}
+
+async fn visibility() -> Visibility {
     let app = TestApp::new().await;
     let t = app.tenant("vis").await;
     let alice = app.user(&t, "member").await;
@@ -263,7 +275,21 @@ async fn role_and_visibility_rules() {
         .await
         .expect(201, None);
     let mine = expense(&app, &alice, "software", 900, &day).await.id();
+    Visibility {
+        app,
+        t,
+        alice,
+        bob,
+        viewer,
+        period,
+        day,
+        mine,
+    }
+}
 
+#[tokio::test]
+async fn a_members_expense_is_the_same_404_as_a_random_id_to_another_member() {
+    let Visibility { app, bob, mine, .. } = visibility().await;
     // Bob (a member) cannot see Alice's expense: the same 404 as a random id.
     let random = Uuid::now_v7();
     for (m, path, body) in [
@@ -306,6 +332,17 @@ async fn role_and_visibility_rules() {
     }
     let bobs_list = app.get("/api/v1/expenses", &bob.token).await;
     assert_eq!(bobs_list.body["data"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn admins_and_viewers_see_every_expense_but_only_the_submitter_changes_it() {
+    let Visibility {
+        app,
+        t,
+        viewer,
+        mine,
+        ..
+    } = visibility().await;
     // Admins and viewers see all; only the submitter may edit, submit or delete.
     for token in [&t.admin.token, &viewer.token] {
         app.get(&format!("/api/v1/expenses/{mine}"), token)
@@ -334,6 +371,18 @@ async fn role_and_visibility_rules() {
     app.delete(&format!("/api/v1/expenses/{mine}"), &t.admin.token)
         .await
         .expect(403, Some("forbidden"));
+}
+
+#[tokio::test]
+async fn viewers_cannot_create_expenses_and_members_cannot_budget_or_report() {
+    let Visibility {
+        app,
+        alice,
+        viewer,
+        period,
+        day,
+        ..
+    } = visibility().await;
     expense(&app, &viewer, "software", 1, &day)
         .await
         .expect(403, Some("forbidden"));
@@ -347,7 +396,19 @@ async fn role_and_visibility_rules() {
     app.get("/api/v1/reports/expenses", &alice.token)
         .await
         .expect(403, Some("forbidden"));
+}
 
+#[tokio::test]
+async fn only_an_admin_other_than_the_submitter_decides() {
+    let Visibility {
+        app,
+        t,
+        alice,
+        viewer,
+        day,
+        mine,
+        ..
+    } = visibility().await;
     act(&app, &alice.token, mine, "submit", json!({"version": 1}))
         .await
         .expect(200, None);
@@ -595,8 +656,9 @@ async fn racing_approvals_never_overspend() {
     assert_eq!(app.audit_count(t.id, "expense.approved"), 30);
 }
 
-#[tokio::test]
-async fn reports_add_up_per_category_and_submitter() {
+/// A month of one tenant's expenses in every status, plus another tenant's and another
+/// month's, which no report of this tenant and month may count.
+async fn report_data() -> (TestApp, TenantFixture, UserFixture, UserFixture, String) {
     let app = TestApp::new().await;
     let t = app.tenant("report").await;
     let other = app.tenant("report-other").await;
@@ -633,7 +695,12 @@ async fn reports_add_up_per_category_and_submitter() {
     expense(&app, &a, "travel", 55, "2020-01-15")
         .await
         .expect(201, None);
+    (app, t, a, b, period)
+}
 
+#[tokio::test]
+async fn the_report_sums_a_month_per_category_with_its_budget() {
+    let (app, t, _, _, period) = report_data().await;
     let r = app
         .get(
             &format!("/api/v1/reports/expenses?period={period}"),
@@ -653,7 +720,11 @@ async fn reports_add_up_per_category_and_submitter() {
         r.body["totals"],
         json!({"count": 4, "total_cents": 7300, "approved_cents": 1000, "pending_cents": 2000})
     );
+}
 
+#[tokio::test]
+async fn the_report_sums_a_month_per_submitter() {
+    let (app, t, a, b, period) = report_data().await;
     let s = app
         .get(
             &format!("/api/v1/reports/expenses?period={period}&group_by=submitter"),
@@ -677,7 +748,11 @@ async fn reports_add_up_per_category_and_submitter() {
         (of(b.id)["count"].as_i64(), of(b.id)["total_cents"].as_i64()),
         (Some(1), Some(4_000))
     );
+}
 
+#[tokio::test]
+async fn min_total_cents_drops_small_groups_and_an_empty_month_reports_zeros() {
+    let (app, t, _, _, period) = report_data().await;
     let filtered = app
         .get(
             &format!("/api/v1/reports/expenses?period={period}&min_total_cents=1000"),
@@ -693,6 +768,11 @@ async fn reports_add_up_per_category_and_submitter() {
         empty.body,
         json!({"period": "2019-01", "groups": [], "totals": {"count": 0, "total_cents": 0, "approved_cents": 0, "pending_cents": 0}})
     );
+}
+
+#[tokio::test]
+async fn bad_report_parameters_are_refused_and_the_list_filters_the_same_month() {
+    let (app, t, _, _, period) = report_data().await;
     app.get("/api/v1/reports/expenses?group_by=day", &t.admin.token)
         .await
         .expect(422, Some("validation_failed"));
@@ -709,8 +789,19 @@ async fn reports_add_up_per_category_and_submitter() {
     assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(1));
 }
 
-#[tokio::test]
-async fn other_tenants_expenses_and_budgets_are_404_and_feature_flag_gates() {
+/// Tenant A with a budget and a member's submitted expense, and tenant B, whose admin
+/// probes them.
+struct TwoTenants {
+    app: TestApp,
+    a: TenantFixture,
+    b: TenantFixture,
+    am: UserFixture,
+    a_budget: Uuid,
+    a_exp: Uuid,
+    day: String,
+}
+
+async fn two_tenants() -> TwoTenants {
     let app = TestApp::new().await;
     let a = app.tenant("exp-a").await;
     let b = app.tenant("exp-b").await;
@@ -718,6 +809,22 @@ async fn other_tenants_expenses_and_budgets_are_404_and_feature_flag_gates() {
     let a_budget = budget(&app, &a, "travel", &period, 10_000).await.id();
     let am = app.user(&a, "member").await;
     let a_exp = submitted(&app, &am, "travel", 100, &day).await;
+    TwoTenants {
+        app,
+        a,
+        b,
+        am,
+        a_budget,
+        a_exp,
+        day,
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_expense_is_the_same_404_as_a_random_id_and_stays_as_it_was() {
+    let TwoTenants {
+        app, a, b, a_exp, ..
+    } = two_tenants().await;
     let random = Uuid::now_v7();
     let tok = &b.admin.token;
     for (m, path, body) in [
@@ -768,6 +875,22 @@ async fn other_tenants_expenses_and_budgets_are_404_and_feature_flag_gates() {
             "{m} {path}"
         );
     }
+    let e = app
+        .get(&format!("/api/v1/expenses/{a_exp}"), &a.admin.token)
+        .await;
+    assert_eq!(
+        (e.body["status"].as_str(), e.body["version"].as_i64()),
+        (Some("submitted"), Some(2))
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_budget_is_the_same_404_as_a_random_id_and_lists_show_none() {
+    let TwoTenants {
+        app, b, a_budget, ..
+    } = two_tenants().await;
+    let random = Uuid::now_v7();
+    let tok = &b.admin.token;
     for (m, body) in [
         ("GET", None),
         ("PATCH", Some(json!({"version": 1, "amount_cents": 1}))),
@@ -808,14 +931,13 @@ async fn other_tenants_expenses_and_budgets_are_404_and_feature_flag_gates() {
             .map(Vec::len),
         Some(0)
     );
-    let e = app
-        .get(&format!("/api/v1/expenses/{a_exp}"), &a.admin.token)
-        .await;
-    assert_eq!(
-        (e.body["status"].as_str(), e.body["version"].as_i64()),
-        (Some("submitted"), Some(2))
-    );
+}
 
+#[tokio::test]
+async fn switching_the_expenses_feature_off_closes_every_expense_route() {
+    let TwoTenants {
+        app, a, am, day, ..
+    } = two_tenants().await;
     // Switching the feature off closes every expense route.
     app.patch(
         &format!("/api/v1/tenants/{}", a.id),

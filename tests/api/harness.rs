@@ -24,7 +24,7 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tenantry::app::{App, AppState};
 use tenantry::auth::Role;
 use tenantry::config::Config;
@@ -426,6 +426,9 @@ pub fn test_config(url: &str, extra: &[(&str, &str)]) -> Config {
 pub struct TestApp {
     pub state: AppState,
     router: axum::Router,
+    /// The connection fixtures are inserted on, opened on first use (`fixtures`); before
+    /// `db`, so it is closed before the database is dropped.
+    pub(crate) fixture_conn: std::sync::Arc<Mutex<Option<PgConnection>>>,
     pub db: TestDb,
 }
 
@@ -489,21 +492,7 @@ impl Resp {
     }
 }
 
-/// A tenant made through the API, with its first admin.
-#[derive(Debug, Clone)]
-pub struct TenantFixture {
-    pub id: Uuid,
-    pub code: String,
-    pub admin: UserFixture,
-}
-
-/// A user made through the API, with a token minted for it.
-#[derive(Debug, Clone)]
-pub struct UserFixture {
-    pub id: Uuid,
-    pub email: String,
-    pub token: String,
-}
+pub use crate::fixtures::{TenantFixture, UserFixture};
 
 impl TestApp {
     pub async fn new() -> Self {
@@ -539,7 +528,12 @@ impl TestApp {
         );
         let state = App::new(config, pool, JWT_SECRET);
         let router = tenantry::router(state.clone());
-        TestApp { state, router, db }
+        TestApp {
+            state,
+            router,
+            db,
+            fixture_conn: Default::default(),
+        }
     }
 
     /// Sends a request; `body` is sent as JSON when given.
@@ -616,67 +610,6 @@ impl TestApp {
             .jwt
             .issue_user(tenant_id, user_id, Role::Member)
             .expect("token")
-    }
-
-    /// Creates a tenant with an admin through the platform API.
-    pub async fn tenant(&self, code: &str) -> TenantFixture {
-        self.tenant_with(code, json!({})).await
-    }
-
-    /// As [`tenant`](Self::tenant), with extra create fields (`max_users`, ...).
-    pub async fn tenant_with(&self, code: &str, extra: Value) -> TenantFixture {
-        let code = &tenant_code(code);
-        let email = format!("admin@{code}.example");
-        let mut body = json!({
-            "name": format!("Tenant {code}"),
-            "code": code,
-            "admin": {"email": email, "username": "admin", "password": PASSWORD},
-        });
-        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-            for (k, v) in e {
-                b.insert(k.clone(), v.clone());
-            }
-        }
-        let r = self
-            .post("/api/v1/tenants", &self.platform_token(), body)
-            .await;
-        r.expect(201, None);
-        let id = r.id();
-        let admin_id =
-            Uuid::parse_str(r.body["admin_user"]["id"].as_str().expect("admin id")).expect("uuid");
-        TenantFixture {
-            id,
-            code: code.to_string(),
-            admin: UserFixture {
-                id: admin_id,
-                email,
-                token: self.token_for(id, admin_id),
-            },
-        }
-    }
-
-    /// Creates a user with `role` in `tenant` through the API.
-    pub async fn user(&self, tenant: &TenantFixture, role: &str) -> UserFixture {
-        let email = format!(
-            "{}-{}@{}.example",
-            role,
-            &Uuid::new_v4().simple().to_string()[..8],
-            tenant.code
-        );
-        let r = self
-            .post(
-                "/api/v1/users",
-                &tenant.admin.token,
-                json!({"email": email, "username": role, "password": PASSWORD, "role": role}),
-            )
-            .await;
-        r.expect(201, None);
-        let id = r.id();
-        UserFixture {
-            id,
-            email,
-            token: self.token_for(tenant.id, id),
-        }
     }
 
     /// Audit rows of a tenant with `action`.

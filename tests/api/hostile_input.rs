@@ -4,8 +4,9 @@
 
 use axum::http::Method;
 use serde_json::json;
+use uuid::Uuid;
 
-use crate::harness::{PASSWORD, TestApp};
+use crate::harness::{PASSWORD, TenantFixture, TestApp};
 
 /// Years outside 0001..=9999, in every spelling chrono accepts.
 const FAR_TIMESTAMPS: [&str; 4] = [
@@ -23,8 +24,16 @@ const FAR_BODY_TIMESTAMPS: [&str; 4] = [
 const FAR_DATES: [&str; 3] = ["-5000-01-01", "-262143-01-01", "%2B10000-01-01"];
 const FAR_BODY_DATES: [&str; 3] = ["-5000-01-01", "0000-01-01", "+10000-01-01"];
 
-#[tokio::test]
-async fn far_dates_are_refused_at_the_boundary_on_every_route() {
+/// A tenant with a project, a task and an expense, whose admin sends the far dates.
+struct Far {
+    app: TestApp,
+    t: TenantFixture,
+    project: Uuid,
+    task: Uuid,
+    expense: Uuid,
+}
+
+async fn far() -> Far {
     let app = TestApp::new().await;
     let t = app.tenant("far").await;
     let tok = &t.admin.token;
@@ -51,7 +60,21 @@ async fn far_dates_are_refused_at_the_boundary_on_every_route() {
         .await;
     expense.expect(201, None);
     let expense = expense.id();
+    Far {
+        app,
+        t,
+        project,
+        task,
+        expense,
+    }
+}
 
+#[tokio::test]
+async fn far_dates_in_a_query_are_400_at_the_boundary() {
+    let Far {
+        app, t, project, ..
+    } = far().await;
+    let tok = &t.admin.token;
     for ts in FAR_TIMESTAMPS {
         for path in [
             format!("/api/v1/tasks?due_before={ts}"),
@@ -79,7 +102,18 @@ async fn far_dates_are_refused_at_the_boundary_on_every_route() {
     app.get("/api/v1/tenant/metrics?to=0001-01-01", tok)
         .await
         .expect(200, None);
+}
 
+#[tokio::test]
+async fn a_far_due_at_is_422_and_changes_no_task() {
+    let Far {
+        app,
+        t,
+        project,
+        task,
+        ..
+    } = far().await;
+    let tok = &t.admin.token;
     for ts in FAR_BODY_TIMESTAMPS {
         let r = app
             .post(
@@ -100,6 +134,21 @@ async fn far_dates_are_refused_at_the_boundary_on_every_route() {
         r.expect(422, Some("validation_failed"));
         assert_eq!(r.body["errors"][0]["field"], "due_at", "{}", r.text);
     }
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM tasks WHERE tenant_id = '{}' AND due_at IS NOT NULL",
+            t.id
+        )),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_far_incurred_on_or_budget_period_is_422_and_changes_nothing() {
+    let Far {
+        app, t, expense, ..
+    } = far().await;
+    let tok = &t.admin.token;
     for d in FAR_BODY_DATES {
         let r = app
             .post(
@@ -129,14 +178,6 @@ async fn far_dates_are_refused_at_the_boundary_on_every_route() {
         .await
         .expect(422, Some("validation_failed"));
     }
-    // Nothing was changed by any of it.
-    assert_eq!(
-        app.db.scalar(&format!(
-            "SELECT count(*) FROM tasks WHERE tenant_id = '{}' AND due_at IS NOT NULL",
-            t.id
-        )),
-        0
-    );
     assert_eq!(
         app.db.scalar(&format!(
             "SELECT count(*) FROM expenses WHERE tenant_id = '{}'",

@@ -1,5 +1,6 @@
 //! Integration tests: the real router against a real PostgreSQL (see `harness`).
 
+mod fixtures;
 mod harness;
 mod hostile_input;
 mod huge_heads;
@@ -13,6 +14,7 @@ mod clients;
 mod contract;
 mod conventions;
 mod deploy;
+mod empty_patch;
 mod expenses;
 mod explain;
 mod idempotency;

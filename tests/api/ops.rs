@@ -1,6 +1,9 @@
 //! Operator commands: `tenantry tenant export|import|delete`, on tenants with rows in
 //! every tenant table (the seed has its own file, `seed.rs`).
 
+use std::collections::BTreeMap;
+use std::process::Output;
+
 use serde_json::{Value, json};
 use tenantry::repos::tenants::TENANT_TABLES;
 use uuid::Uuid;
@@ -11,8 +14,8 @@ use crate::ops_support::{
     refresh_metrics, stderr, tenant_fingerprint, tenant_id, tenant_row, tenantry,
 };
 
-/// Two tenants with rows in every tenant table, made through the API (so with audit
-/// rows), plus audit rows in other partitions (an old one lands in the default
+/// Two tenants with rows in every tenant table, the domain rows made through the API (so
+/// with audit rows), plus audit rows in other partitions (an old one lands in the default
 /// partition) and today's tenant metrics. Also returns the two tenants' codes (unique
 /// per test in Citus mode, where all tests share one database).
 async fn populated() -> (TestApp, Uuid, Uuid, String, String) {
@@ -36,16 +39,20 @@ async fn populated() -> (TestApp, Uuid, Uuid, String, String) {
     (app, a.id, b.id, a.code, b.code)
 }
 
-#[tokio::test]
-async fn export_then_import_copies_every_row_under_a_new_tenant() {
-    let (app, a, b, acme, _) = populated().await;
-    let acme2 = tenant_code("acme2");
+/// `tenantry tenant export <code>` written to a file in a fresh directory.
+fn export_file(app: &TestApp, code: &str) -> (tempfile::TempDir, std::path::PathBuf, Output) {
     let dir = crate::harness::open_tempdir();
     let file = dir.path().join("acme.jsonl");
-    let export = tenantry(&app.db.url, &["tenant", "export", &acme]);
+    let export = tenantry(&app.db.url, &["tenant", "export", code]);
     std::fs::write(&file, &export.stdout).expect("write export");
     ok(&export);
+    (dir, file, export)
+}
 
+#[tokio::test]
+async fn an_export_is_a_header_every_row_in_table_order_and_an_end_line() {
+    let (app, a, _, acme, _) = populated().await;
+    let (_dir, _, export) = export_file(&app, &acme);
     let text = String::from_utf8(export.stdout.clone()).expect("utf8");
     let lines: Vec<Value> = text
         .lines()
@@ -86,7 +93,48 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
         order.windows(2).all(|w| rank(w[0]) <= rank(w[1])),
         "{order:?}"
     );
+}
 
+/// Every generated column of the copy `a2` has the value it has in the source `a`, row
+/// by row (`rows`: the source's row count per table).
+fn assert_generated_columns_match(
+    db: &TestDb,
+    a: Uuid,
+    a2: Uuid,
+    rows: &BTreeMap<String, (i64, String)>,
+) {
+    // Generated columns were recomputed by the server, to the same values, row by row.
+    let generated = generated_columns(db);
+    for known in [
+        ("budgets", "remaining_cents"),
+        ("expenses", "period"),
+        ("items", "search"),
+        ("tasks", "completed"),
+    ] {
+        assert!(
+            generated.contains(&(known.0.to_string(), known.1.to_string())),
+            "{generated:?}"
+        );
+    }
+    for (table, column) in &generated {
+        let same = db.scalar(&format!(
+            // Each side read on its own (materialized): on Citus the two tenants live in
+            // different shards, and a join between them would need repartitioning.
+            "WITH x AS MATERIALIZED (SELECT id, {column} AS v FROM {table} WHERE tenant_id = '{a2}'),
+                  y AS MATERIALIZED (SELECT id, {column} AS v FROM {table} WHERE tenant_id = '{a}')
+             SELECT count(*) FROM x JOIN y USING (id) WHERE x.v IS NOT DISTINCT FROM y.v"
+        ));
+        assert_eq!(same, rows[table].0, "{table}.{column}");
+    }
+}
+
+#[tokio::test]
+async fn an_import_copies_every_row_under_a_new_tenant_and_touches_nothing_else() {
+    let (app, a, b, acme, _) = populated().await;
+    let acme2 = tenant_code("acme2");
+    let (_dir, file, export) = export_file(&app, &acme);
+    let row_lines = String::from_utf8_lossy(&export.stdout).lines().count() - 2;
+    let before_a = tenant_fingerprint(&app.db, a);
     let before_b = tenant_fingerprint(&app.db, b);
     let audit_before = app.db.scalar(&audit_count_of(&[a, b]));
     let import = tenantry(
@@ -113,29 +161,7 @@ async fn export_then_import_copies_every_row_under_a_new_tenant() {
         before_a,
         "same rows, same ids"
     );
-    // Generated columns were recomputed by the server, to the same values, row by row.
-    let generated = generated_columns(&app.db);
-    for known in [
-        ("budgets", "remaining_cents"),
-        ("expenses", "period"),
-        ("items", "search"),
-        ("tasks", "completed"),
-    ] {
-        assert!(
-            generated.contains(&(known.0.to_string(), known.1.to_string())),
-            "{generated:?}"
-        );
-    }
-    for (table, column) in &generated {
-        let same = app.db.scalar(&format!(
-            // Each side read on its own (materialized): on Citus the two tenants live in
-            // different shards, and a join between them would need repartitioning.
-            "WITH x AS MATERIALIZED (SELECT id, {column} AS v FROM {table} WHERE tenant_id = '{a2}'),
-                  y AS MATERIALIZED (SELECT id, {column} AS v FROM {table} WHERE tenant_id = '{a}')
-             SELECT count(*) FROM x JOIN y USING (id) WHERE x.v IS NOT DISTINCT FROM y.v"
-        ));
-        assert_eq!(same, before_a[table].0, "{table}.{column}");
-    }
+    assert_generated_columns_match(&app.db, a, a2, &before_a);
     assert_eq!(tenant_row(&app.db, a2), tenant_row(&app.db, a));
     assert_eq!(tenant_fingerprint(&app.db, a), before_a, "source untouched");
     assert_eq!(tenant_fingerprint(&app.db, b), before_b, "others untouched");

@@ -8,6 +8,31 @@ use serde_json::json;
 
 use crate::harness::TestApp;
 
+/// Statements waiting on a lock in an `INSERT` (the blocked task creates).
+fn insert_lock_waits(url: &str) -> i64 {
+    crate::harness::scalar_at(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT%'",
+    )
+}
+
+/// Polls (yielding to the runtime, for up to 4 s) until `n` inserts wait on a lock;
+/// returns the last count seen.
+async fn wait_for_insert_lock_waits(url: &str, n: i64) -> i64 {
+    let mut blocked = 0;
+    for _ in 0..200 {
+        let url = url.to_string();
+        blocked = tokio::task::spawn_blocking(move || insert_lock_waits(&url))
+            .await
+            .expect("poll");
+        if blocked >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    blocked
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tenant_saturating_its_share_leaves_others_served() {
     crate::skip_on_citus!(
@@ -64,29 +89,10 @@ async fn a_tenant_saturating_its_share_leaves_others_served() {
         }));
     }
     // Until the greedy tenant holds everything it can.
-    let url = app.db.url.clone();
-    let mut blocked = 0;
-    for _ in 0..200 {
-        let url = url.clone();
-        blocked = tokio::task::spawn_blocking(move || {
-            crate::harness::scalar_at(
-                &url,
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT%'",
-            )
-        })
-        .await
-        .expect("poll");
-        if blocked >= 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let blocked = wait_for_insert_lock_waits(&app.db.url, 4).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        crate::harness::scalar_at(
-            &app.db.url,
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT%'",
-        ),
+        insert_lock_waits(&app.db.url),
         4,
         "the greedy tenant holds exactly its share (saw {blocked} while waiting)"
     );

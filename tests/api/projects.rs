@@ -4,7 +4,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{Resp, TestApp};
+use crate::harness::{Resp, TenantFixture, TestApp};
 
 #[tokio::test]
 async fn project_crud_and_cascading_delete() {
@@ -177,8 +177,16 @@ fn same_404(theirs: &Resp, random: &Resp, what: &str) {
     );
 }
 
-#[tokio::test]
-async fn another_tenants_projects_and_tasks_are_invisible() {
+/// Tenant A with a project holding a task, and tenant B, whose admin probes A's rows.
+struct TwoTenants {
+    app: TestApp,
+    a: TenantFixture,
+    b: TenantFixture,
+    a_project: Uuid,
+    a_task: Uuid,
+}
+
+async fn two_tenants() -> TwoTenants {
     let app = TestApp::new().await;
     let a = app.tenant("pt-a").await;
     let b = app.tenant("pt-b").await;
@@ -198,6 +206,24 @@ async fn another_tenants_projects_and_tasks_are_invisible() {
         )
         .await
         .id();
+    TwoTenants {
+        app,
+        a,
+        b,
+        a_project,
+        a_task,
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_project_and_task_ids_are_the_same_404_as_random_ids() {
+    let TwoTenants {
+        app,
+        a,
+        b,
+        a_project,
+        a_task,
+    } = two_tenants().await;
     let random = Uuid::now_v7();
     let tok = &b.admin.token;
     for (method, path_of, body) in [
@@ -264,7 +290,13 @@ async fn another_tenants_projects_and_tasks_are_invisible() {
     app.get(&format!("/api/v1/projects/{a_project}"), &a.admin.token)
         .await
         .expect(200, None);
+}
 
+#[tokio::test]
+async fn references_to_another_tenants_user_are_invalid_reference_like_a_random_id() {
+    let TwoTenants { app, a, b, .. } = two_tenants().await;
+    let random = Uuid::now_v7();
+    let tok = &b.admin.token;
     // References to another tenant's user are invalid_reference, same body as a random id.
     let b_project = app
         .post("/api/v1/projects", tok, json!({"name": "mine"}))
@@ -325,7 +357,18 @@ async fn another_tenants_projects_and_tasks_are_invisible() {
     )
     .await
     .expect(422, Some("invalid_reference"));
+}
 
+#[tokio::test]
+async fn lists_never_show_another_tenants_rows_whatever_the_filter_says() {
+    let TwoTenants {
+        app,
+        a,
+        b,
+        a_project,
+        ..
+    } = two_tenants().await;
+    let tok = &b.admin.token;
     // Lists never show A's rows, whatever the filter says.
     for path in [
         "/api/v1/projects?include=owner,task_counts".to_string(),

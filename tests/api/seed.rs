@@ -22,9 +22,9 @@ const MONEY_MISMATCHES: &str = "
         AND NOT EXISTS (SELECT 1 FROM budgets b WHERE b.tenant_id = e.tenant_id
                            AND b.category = e.category AND b.period = e.period))";
 
-#[tokio::test]
-async fn seed_twice_adds_nothing_and_the_demo_login_works() {
-    // Asserts on the whole database's rows: a database of its own, also on Citus.
+/// An app on a database of its own (the tests assert on the whole database's rows, also
+/// on Citus), seeded once with the demo data; returns the seed's report too.
+async fn seeded() -> (TestApp, tenantry::ops::seed::DemoReport) {
     let app = TestApp::own().await;
     let url = app.db.url.clone();
     let first = tokio::task::spawn_blocking(move || {
@@ -33,6 +33,12 @@ async fn seed_twice_adds_nothing_and_the_demo_login_works() {
     })
     .await
     .expect("join");
+    (app, first)
+}
+
+#[tokio::test]
+async fn a_demo_seed_fills_every_domain_and_a_second_one_adds_nothing() {
+    let (app, first) = seeded().await;
     let added: Vec<(&str, u64)> = first.added.iter().map(|(t, n)| (t.as_str(), *n)).collect();
     assert_eq!(
         added,
@@ -97,7 +103,11 @@ async fn seed_twice_adds_nothing_and_the_demo_login_works() {
         0,
         "seed writes no audit rows"
     );
+}
 
+#[tokio::test]
+async fn the_demo_logins_work_and_the_api_serves_the_demo_rows() {
+    let (app, _) = seeded().await;
     // The printed logins work, and the demo rows are what the API serves.
     let login = |email: &'static str| {
         app.call(
@@ -163,27 +173,30 @@ async fn seed_twice_adds_nothing_and_the_demo_login_works() {
     assert_eq!(count(&mine), 4, "alice sees her own expenses");
 }
 
-#[test]
-fn volume_seed_makes_every_domain_and_skips_existing_codes() {
-    // Asserts on the whole database's rows: a database of its own, also on Citus.
+/// The volume plan of the tests: 3 tenants of 5 users, and totals to spread over them.
+const VOLUME_ARGS: [&str; 15] = [
+    "seed",
+    "--tenants",
+    "3",
+    "--users",
+    "5",
+    "--projects",
+    "4",
+    "--tasks",
+    "30",
+    "--expenses",
+    "13",
+    "--items",
+    "7",
+    "--jobs",
+    "2",
+];
+
+/// A database of its own (the tests assert on the whole database's rows, also on Citus)
+/// seeded with [`VOLUME_ARGS`] through the CLI.
+fn volume_seeded() -> TestDb {
     let db = TestDb::own();
-    let args = [
-        "seed",
-        "--tenants",
-        "3",
-        "--users",
-        "5",
-        "--projects",
-        "4",
-        "--tasks",
-        "30",
-        "--expenses",
-        "13",
-        "--items",
-        "7",
-        "--jobs",
-        "2",
-    ];
+    let args = VOLUME_ARGS;
     let out = ok(&tenantry(&db.url, &args));
     assert!(
         out.contains("added 3 tenants (0 existed already), 15 users, 4 projects, 30 tasks"),
@@ -204,29 +217,41 @@ fn volume_seed_makes_every_domain_and_skips_existing_codes() {
         1,
         "one precomputed hash"
     );
-    // Totals are spread evenly, the first tenants taking the remainder.
-    let per_tenant = |table: &str| {
-        let sql = format!(
-            "SELECT string_agg(n::text, ',' ORDER BY code)::text FROM
-               (SELECT t.code, count(x.tenant_id) AS n FROM tenants t
-                  LEFT JOIN {table} x ON x.tenant_id = t.id GROUP BY t.code) s"
-        );
-        let mut conn = db.conn();
-        #[derive(diesel::QueryableByName)]
-        struct S {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            s: String,
-        }
-        use diesel::RunQueryDsl;
-        diesel::sql_query(format!("SELECT ({sql}) AS s"))
-            .get_result::<S>(&mut conn)
-            .expect("shares")
-            .s
-    };
-    assert_eq!(per_tenant("projects"), "2,1,1");
-    assert_eq!(per_tenant("tasks"), "10,10,10");
-    assert_eq!(per_tenant("expenses"), "5,4,4");
-    assert_eq!(per_tenant("items"), "3,2,2");
+    db
+}
+
+/// Rows of `table` per tenant, in tenant code order, comma-separated.
+fn per_tenant(db: &TestDb, table: &str) -> String {
+    let sql = format!(
+        "SELECT string_agg(n::text, ',' ORDER BY code)::text FROM
+           (SELECT t.code, count(x.tenant_id) AS n FROM tenants t
+              LEFT JOIN {table} x ON x.tenant_id = t.id GROUP BY t.code) s"
+    );
+    let mut conn = db.conn();
+    #[derive(diesel::QueryableByName)]
+    struct S {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        s: String,
+    }
+    use diesel::RunQueryDsl;
+    diesel::sql_query(format!("SELECT ({sql}) AS s"))
+        .get_result::<S>(&mut conn)
+        .expect("shares")
+        .s
+}
+
+#[test]
+fn a_volume_seed_spreads_its_totals_over_the_tenants_the_first_taking_the_remainder() {
+    let db = volume_seeded();
+    assert_eq!(per_tenant(&db, "projects"), "2,1,1");
+    assert_eq!(per_tenant(&db, "tasks"), "10,10,10");
+    assert_eq!(per_tenant(&db, "expenses"), "5,4,4");
+    assert_eq!(per_tenant(&db, "items"), "3,2,2");
+}
+
+#[test]
+fn a_volume_seed_makes_every_status_and_keeps_the_rules_the_api_keeps() {
+    let db = volume_seeded();
     // Every status, and the rules the API keeps.
     assert_eq!(db.scalar("SELECT count(DISTINCT status) FROM tasks"), 3);
     assert_eq!(db.scalar("SELECT count(DISTINCT status) FROM expenses"), 4);
@@ -257,14 +282,18 @@ fn volume_seed_makes_every_domain_and_skips_existing_codes() {
         db.scalar("SELECT count(*) FROM items WHERE search = ''::tsvector"),
         0
     );
+}
 
-    let mut again = args;
+#[test]
+fn a_second_volume_seed_adds_only_new_tenants_and_a_refused_plan_adds_nothing() {
+    let db = volume_seeded();
+    let mut again = VOLUME_ARGS;
     again[2] = "4";
     let out = ok(&tenantry(&db.url, &again));
     assert!(out.contains("added 1 tenants (3 existed already)"), "{out}");
     assert_eq!(db.scalar("SELECT count(*) FROM users"), 20);
     // Tenant 4 gets its share of 30 over 4; the existing tenants are left as they are.
-    assert_eq!(per_tenant("tasks"), "10,10,10,7");
+    assert_eq!(per_tenant(&db, "tasks"), "10,10,10,7");
     assert_eq!(db.scalar("SELECT count(*) FROM tasks"), 37);
     assert_eq!(db.scalar("SELECT count(*) FROM audit_logs"), 0);
 

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{JWT_SECRET, TestApp};
+use crate::harness::{JWT_SECRET, TenantFixture, TestApp};
 
 const TODAY: &str = "(now() AT TIME ZONE 'UTC')::date";
 
@@ -125,8 +125,9 @@ async fn the_cli_refreshes_metrics() {
     assert_eq!(measure(&app, t.id, "user_count"), 1);
 }
 
-#[tokio::test]
-async fn tenant_admins_read_their_days_in_a_date_range() {
+/// Metrics rows of tenant A on days 0, 5, 29, 30 and 40 before today (user counts 10,
+/// 9, 8, 7, 6), and one of tenant B today (99).
+async fn metric_days() -> (TestApp, TenantFixture, TenantFixture) {
     let app = TestApp::new().await;
     let a = app.tenant("met-read-a").await;
     let b = app.tenant("met-read-b").await;
@@ -143,17 +144,28 @@ async fn tenant_admins_read_their_days_in_a_date_range() {
              VALUES ('{tenant}', {TODAY} - {days_ago}, {users}, 1, 0.5)"
         ));
     }
-    let day = |ago: i64| (Utc::now().date_naive() - Duration::days(ago)).to_string();
-    let users_of = |r: &crate::harness::Resp| -> Vec<i64> {
-        r.body["data"]
-            .as_array()
-            .expect("data")
-            .iter()
-            .map(|m| m["user_count"].as_i64().expect("user_count"))
-            .collect()
-    };
-    let tok = &a.admin.token;
+    (app, a, b)
+}
 
+/// The day `ago` days before today, as `YYYY-MM-DD`.
+fn day(ago: i64) -> String {
+    (Utc::now().date_naive() - Duration::days(ago)).to_string()
+}
+
+/// The `user_count`s of a page, in order.
+fn users_of(r: &crate::harness::Resp) -> Vec<i64> {
+    r.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|m| m["user_count"].as_i64().expect("user_count"))
+        .collect()
+}
+
+#[tokio::test]
+async fn by_default_a_tenant_admin_reads_the_last_30_days_newest_first() {
+    let (app, a, _) = metric_days().await;
+    let tok = &a.admin.token;
     // Default: the last 30 days (today and the 29 before), newest first.
     let r = app.get("/api/v1/tenant/metrics", tok).await;
     r.expect(200, None);
@@ -172,7 +184,12 @@ async fn tenant_admins_read_their_days_in_a_date_range() {
         assert_eq!(row[field], 0, "{field}");
     }
     assert!(row.get("tenant_id").is_none());
+}
 
+#[tokio::test]
+async fn from_and_to_are_inclusive_and_default_to_30_days() {
+    let (app, a, _) = metric_days().await;
+    let tok = &a.admin.token;
     // Both bounds inclusive.
     let r = app
         .get(
@@ -196,7 +213,12 @@ async fn tenant_admins_read_their_days_in_a_date_range() {
         )
         .await;
     assert_eq!(users_of(&r), [6]);
+}
 
+#[tokio::test]
+async fn metric_days_page_with_a_cursor() {
+    let (app, a, _) = metric_days().await;
+    let tok = &a.admin.token;
     // Pages.
     let r = app
         .get(
@@ -228,11 +250,20 @@ async fn tenant_admins_read_their_days_in_a_date_range() {
         .await;
     assert_eq!(users_of(&r), [6]);
     assert!(r.body["next_cursor"].is_null());
+}
 
+#[tokio::test]
+async fn another_tenant_reads_only_its_own_days() {
+    let (app, _, b) = metric_days().await;
     // Another tenant sees only its own row.
     let r = app.get("/api/v1/tenant/metrics", &b.admin.token).await;
     assert_eq!(users_of(&r), [99]);
+}
 
+#[tokio::test]
+async fn bad_ranges_are_refused_and_only_tenant_admins_read_metrics() {
+    let (app, a, _) = metric_days().await;
+    let tok = &a.admin.token;
     // Errors.
     for bad in [
         "from=yesterday",

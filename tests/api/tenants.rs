@@ -2,13 +2,22 @@
 
 use serde_json::json;
 
-use crate::harness::{TestApp, citus, tenant_code};
+use crate::harness::{TestApp, tenant_code};
+
+/// Creates a tenant without an admin through the platform API; returns its id.
+async fn create(app: &TestApp, p: &str, name: &str, code: &str) -> uuid::Uuid {
+    let r = app
+        .post("/api/v1/tenants", p, json!({"name": name, "code": code}))
+        .await;
+    r.expect(201, None);
+    r.id()
+}
 
 #[tokio::test]
-async fn tenant_crud_and_validation() {
+async fn a_tenant_is_created_with_the_defaults_and_a_taken_code_is_409() {
     let app = TestApp::new().await;
     let p = app.platform_token();
-    let (plain, second) = (tenant_code("plain"), tenant_code("second"));
+    let plain = tenant_code("plain");
     let r = app
         .post(
             "/api/v1/tenants",
@@ -25,7 +34,9 @@ async fn tenant_crud_and_validation() {
         json!({"expenses": true, "items": true})
     );
     assert!(r.body.get("admin_user").is_none());
-    let id = r.id();
+    let got = app.get(&format!("/api/v1/tenants/{}", r.id()), &p).await;
+    got.expect(200, None);
+    assert_eq!(got.body["code"], plain.as_str());
 
     app.post(
         "/api/v1/tenants",
@@ -34,6 +45,14 @@ async fn tenant_crud_and_validation() {
     )
     .await
     .expect(409, Some("already_exists"));
+}
+
+#[tokio::test]
+async fn invalid_tenant_bodies_are_422_and_create_nothing() {
+    let app = TestApp::new().await;
+    let p = app.platform_token();
+    let plain = tenant_code("plain");
+    create(&app, &p, "Plain", &plain).await;
     for bad in [
         json!({"name": "", "code": "ok"}),
         json!({"name": "x", "code": "Bad_Code"}),
@@ -55,10 +74,13 @@ async fn tenant_crud_and_validation() {
         1,
         "nothing half-created"
     );
+}
 
-    let got = app.get(&format!("/api/v1/tenants/{id}"), &p).await;
-    got.expect(200, None);
-    assert_eq!(got.body["code"], plain.as_str());
+#[tokio::test]
+async fn a_tenant_patch_renames_merges_flags_and_refuses_bad_values() {
+    let app = TestApp::new().await;
+    let p = app.platform_token();
+    let id = create(&app, &p, "Plain", &tenant_code("plain")).await;
     let patched = app
         .patch(
             &format!("/api/v1/tenants/{id}"),
@@ -83,14 +105,15 @@ async fn tenant_crud_and_validation() {
     app.patch(&format!("/api/v1/tenants/{id}"), &p, json!({"name": null}))
         .await
         .expect(422, Some("validation_failed"));
+}
 
-    app.post(
-        "/api/v1/tenants",
-        &p,
-        json!({"name": "Second", "code": second}),
-    )
-    .await
-    .expect(201, None);
+#[tokio::test]
+async fn tenants_list_by_status_and_newest_first_in_pages() {
+    crate::skip_on_citus!("listing exactly this test's tenants needs a database of its own");
+    let app = TestApp::new().await;
+    let p = app.platform_token();
+    let id = create(&app, &p, "Plain", "plain").await;
+    create(&app, &p, "Second", "second").await;
     app.patch(
         &format!("/api/v1/tenants/{id}"),
         &p,
@@ -98,24 +121,32 @@ async fn tenant_crud_and_validation() {
     )
     .await
     .expect(200, None);
-    if citus() {
-        eprintln!(
-            "skipped on Citus: listing exactly this test's tenants needs a database of its own"
-        );
-    } else {
-        let list = app.get("/api/v1/tenants?status=suspended", &p).await;
-        list.expect(200, None);
-        assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1));
-        let all = app.get("/api/v1/tenants?limit=1", &p).await;
-        assert_eq!(all.body["data"][0]["code"], "second", "newest first");
-        let cursor = all.body["next_cursor"].as_str().expect("cursor");
-        let next = app
-            .get(&format!("/api/v1/tenants?limit=1&cursor={cursor}"), &p)
-            .await;
-        assert_eq!(next.body["data"][0]["code"], "plain");
-        assert!(next.body["next_cursor"].is_null());
-    }
+    let list = app.get("/api/v1/tenants?status=suspended", &p).await;
+    list.expect(200, None);
+    assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list.body["data"][0]["id"], id.to_string());
+    let all = app.get("/api/v1/tenants?limit=1", &p).await;
+    assert_eq!(all.body["data"][0]["code"], "second", "newest first");
+    let cursor = all.body["next_cursor"].as_str().expect("cursor");
+    let next = app
+        .get(&format!("/api/v1/tenants?limit=1&cursor={cursor}"), &p)
+        .await;
+    assert_eq!(next.body["data"][0]["code"], "plain");
+    assert!(next.body["next_cursor"].is_null());
+}
 
+#[tokio::test]
+async fn a_deleted_tenant_is_404_and_platform_changes_are_not_audited() {
+    let app = TestApp::new().await;
+    let p = app.platform_token();
+    let id = create(&app, &p, "Plain", &tenant_code("plain")).await;
+    app.patch(
+        &format!("/api/v1/tenants/{id}"),
+        &p,
+        json!({"name": "Renamed"}),
+    )
+    .await
+    .expect(200, None);
     app.delete(&format!("/api/v1/tenants/{id}"), &p)
         .await
         .expect(204, None);
@@ -168,9 +199,10 @@ async fn deleting_a_tenant_removes_all_its_rows_and_nothing_else() {
     let app = TestApp::new().await;
     let a = app.tenant("del-a").await;
     let b = app.tenant("del-b").await;
+    // Through the API, so each tenant also has the users' audit rows.
     for t in [&a, &b] {
-        app.user(t, "member").await;
-        app.user(t, "viewer").await;
+        app.user_via_api(t, "member").await;
+        app.user_via_api(t, "viewer").await;
     }
     let count_b = |app: &TestApp| {
         (

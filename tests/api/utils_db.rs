@@ -382,7 +382,7 @@ async fn tenant_performance_counts_the_tenants_own_rows() {
     let a = app.tenant("perf-a").await;
     let b = app.tenant("perf-b").await;
     for _ in 0..2 {
-        app.user(&a, "member").await;
+        app.user_via_api(&a, "member").await;
     }
     for i in 0..3 {
         app.post(

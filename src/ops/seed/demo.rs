@@ -141,7 +141,7 @@ fn demo_users(conn: &mut PgConnection, tenant: &DemoTenant<'_>) -> Result<u64, B
                 email,
                 username: username.to_string(),
                 password_hash: tenant.password_hash()?.to_string(),
-                role: role.as_str().to_string(),
+                role,
             },
         )?;
         added += u64::from(inserted);

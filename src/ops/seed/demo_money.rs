@@ -7,16 +7,18 @@ use chrono::TimeDelta;
 use diesel::pg::PgConnection;
 
 use super::demo::DemoTenant;
+use crate::models::budget::Category;
+use crate::models::expense::ExpenseStatus;
 use crate::models::period::Period;
 use crate::ops::BoxError;
 use crate::repos::seed::{self as repo, DemoBudget, DemoExpense};
 
 /// Budgets of the tenant's first month: category, amount in cents.
-const BUDGETS: [(&str, i64); 4] = [
-    ("travel", 300_000),
-    ("meals", 80_000),
-    ("software", 150_000),
-    ("supplies", 50_000),
+const BUDGETS: [(Category, i64); 4] = [
+    (Category::Travel, 300_000),
+    (Category::Meals, 80_000),
+    (Category::Software, 150_000),
+    (Category::Supplies, 50_000),
 ];
 
 /// Expenses: submitter (a member), category, amount in cents, description, days before
@@ -24,84 +26,84 @@ const BUDGETS: [(&str, i64); 4] = [
 /// rejected, the reason. Decisions are the admin's.
 type ExpenseRow = (
     &'static str,
-    &'static str,
+    Category,
     i64,
     &'static str,
     i64,
-    &'static str,
+    ExpenseStatus,
     Option<&'static str>,
 );
 const EXPENSES: [ExpenseRow; 8] = [
     (
         "alice",
-        "travel",
+        Category::Travel,
         42_000,
         "Train to the customer workshop",
         6,
-        "approved",
+        ExpenseStatus::Approved,
         None,
     ),
     (
         "alice",
-        "meals",
+        Category::Meals,
         6_350,
         "Team lunch after the workshop",
         6,
-        "approved",
+        ExpenseStatus::Approved,
         None,
     ),
     (
         "bob",
-        "software",
+        Category::Software,
         12_900,
         "Design tool licence",
         4,
-        "approved",
+        ExpenseStatus::Approved,
         None,
     ),
     (
         "bob",
-        "travel",
+        Category::Travel,
         18_500,
         "Taxi to the airport",
         2,
-        "submitted",
+        ExpenseStatus::Submitted,
         None,
     ),
     (
         "alice",
-        "supplies",
+        Category::Supplies,
         4_200,
         "Printer paper and toner",
         1,
-        "submitted",
+        ExpenseStatus::Submitted,
         None,
     ),
     (
         "bob",
-        "meals",
+        Category::Meals,
         9_800,
         "Client dinner",
         3,
-        "rejected",
+        ExpenseStatus::Rejected,
         Some("Over the per-person limit: resubmit with the guest list"),
     ),
     (
         "alice",
-        "software",
+        Category::Software,
         2_500,
         "Domain name renewal",
         0,
-        "draft",
+        ExpenseStatus::Draft,
         None,
     ),
     (
         "bob",
-        "other",
+        Category::Other,
         15_000,
         "Conference ticket",
         0,
-        "draft",
+        ExpenseStatus::Draft,
         None,
     ),
 ];
@@ -119,8 +121,8 @@ pub fn budgets(conn: &mut PgConnection, tenant: &DemoTenant<'_>) -> Result<u64, 
             let at = tenant.at(BUDGET_ROWS + n);
             DemoBudget {
                 tenant_id: tenant.id,
-                id: tenant.row_id("budget", category, at),
-                category: category.to_string(),
+                id: tenant.row_id("budget", category.as_str(), at),
+                category,
                 period: tenant.this_month(),
                 amount_cents,
                 created_at: at,
@@ -141,21 +143,21 @@ pub fn expenses(conn: &mut PgConnection, tenant: &DemoTenant<'_>) -> Result<u64,
     {
         let at = tenant.at(EXPENSE_ROWS + n);
         let incurred_on = (tenant.today() - TimeDelta::days(days_ago)).max(tenant.this_month());
-        let decided = matches!(status, "approved" | "rejected");
+        let decided = matches!(status, ExpenseStatus::Approved | ExpenseStatus::Rejected);
         let row = DemoExpense {
             tenant_id: tenant.id,
             id: tenant.row_id("expense", description, at),
             submitter_id: tenant.user(conn, submitter)?,
-            category: category.to_string(),
+            category,
             amount_cents,
             currency: "USD".to_string(),
             description: description.to_string(),
             incurred_on,
-            status: status.to_string(),
+            status,
             // Created at 1, raised by each step: submit, then approve or reject.
             version: match status {
-                "draft" => 1,
-                "submitted" => 2,
+                ExpenseStatus::Draft => 1,
+                ExpenseStatus::Submitted => 2,
                 _ => 3,
             },
             approver_id: decided.then_some(admin),
@@ -169,7 +171,7 @@ pub fn expenses(conn: &mut PgConnection, tenant: &DemoTenant<'_>) -> Result<u64,
         }
         added += 1;
         let period = Period::of(incurred_on).first_day();
-        if status == "approved"
+        if status == ExpenseStatus::Approved
             && !repo::debit_budget(conn, tenant.id, category, period, amount_cents)?
         {
             // Only possible when someone made a smaller budget for that month first;

@@ -6,6 +6,7 @@ use chrono::TimeDelta;
 use diesel::pg::PgConnection;
 
 use super::demo::DemoTenant;
+use crate::models::task::TaskStatus;
 use crate::ops::BoxError;
 use crate::repos::seed::{self as repo, DemoProject, DemoTask};
 
@@ -33,46 +34,88 @@ const PROJECTS: [(&str, &str, &str); 3] = [
 type TaskRow = (
     usize,
     &'static str,
-    &'static str,
+    TaskStatus,
     i32,
     Option<i64>,
     Option<&'static str>,
 );
 const TASKS: [TaskRow; 11] = [
-    (0, "Draft the sitemap", "completed", 3, None, Some("alice")),
+    (
+        0,
+        "Draft the sitemap",
+        TaskStatus::Completed,
+        3,
+        None,
+        Some("alice"),
+    ),
     (
         0,
         "Write the homepage copy",
-        "in_progress",
+        TaskStatus::InProgress,
         5,
         Some(7),
         Some("alice"),
     ),
-    (0, "Choose a web font", "completed", 1, None, Some("bob")),
-    (0, "Set up redirects", "pending", 4, Some(21), None),
+    (
+        0,
+        "Choose a web font",
+        TaskStatus::Completed,
+        1,
+        None,
+        Some("bob"),
+    ),
+    (
+        0,
+        "Set up redirects",
+        TaskStatus::Pending,
+        4,
+        Some(21),
+        None,
+    ),
     (
         1,
         "Sketch the onboarding screens",
-        "in_progress",
+        TaskStatus::InProgress,
         6,
         Some(5),
         Some("bob"),
     ),
-    (1, "Fix the login crash", "pending", 9, Some(2), Some("bob")),
-    (1, "Publish the beta", "pending", 7, Some(30), None),
+    (
+        1,
+        "Fix the login crash",
+        TaskStatus::Pending,
+        9,
+        Some(2),
+        Some("bob"),
+    ),
+    (
+        1,
+        "Publish the beta",
+        TaskStatus::Pending,
+        7,
+        Some(30),
+        None,
+    ),
     (
         1,
         "Write the release notes",
-        "completed",
+        TaskStatus::Completed,
         2,
         None,
         Some("alice"),
     ),
-    (2, "Book the movers", "completed", 8, None, Some("admin")),
+    (
+        2,
+        "Book the movers",
+        TaskStatus::Completed,
+        8,
+        None,
+        Some("admin"),
+    ),
     (
         2,
         "Order new desks",
-        "in_progress",
+        TaskStatus::InProgress,
         5,
         Some(14),
         Some("admin"),
@@ -80,7 +123,7 @@ const TASKS: [TaskRow; 11] = [
     (
         2,
         "Update the address on invoices",
-        "pending",
+        TaskStatus::Pending,
         3,
         Some(-3),
         None,
@@ -126,14 +169,14 @@ pub fn tasks(conn: &mut PgConnection, tenant: &DemoTenant<'_>) -> Result<u64, Bo
             None => None,
         };
         // A task created as completed is completed when it is created, as through the API.
-        let completed_at = (status == "completed").then_some(at);
+        let completed_at = (status == TaskStatus::Completed).then_some(at);
         rows.push(DemoTask {
             tenant_id: tenant.id,
             id: tenant.row_id("task", &format!("{project_name}/{title}"), at),
             project_id: project_id(tenant, project),
             title: title.to_string(),
             description: None,
-            status: status.to_string(),
+            status,
             priority,
             due_at: due_in_days.map(|d| tenant.epoch + TimeDelta::days(d)),
             assignee_id,

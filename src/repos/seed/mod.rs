@@ -12,6 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::models::budget::Category;
+use crate::models::expense::ExpenseStatus;
+use crate::models::task::TaskStatus;
 use crate::models::tenant::NewTenant;
 use crate::models::user::NewUser;
 use crate::schema::{budgets, expenses, items, projects, tasks, tenants, users};
@@ -88,7 +91,7 @@ pub struct DemoTask {
     pub project_id: Uuid,
     pub title: String,
     pub description: Option<String>,
-    pub status: String,
+    pub status: TaskStatus,
     pub priority: i32,
     pub due_at: Option<DateTime<Utc>>,
     pub assignee_id: Option<Uuid>,
@@ -104,7 +107,7 @@ pub struct DemoTask {
 pub struct DemoBudget {
     pub tenant_id: Uuid,
     pub id: Uuid,
-    pub category: String,
+    pub category: Category,
     pub period: NaiveDate,
     pub amount_cents: i64,
     pub created_at: DateTime<Utc>,
@@ -119,12 +122,12 @@ pub struct DemoExpense {
     pub tenant_id: Uuid,
     pub id: Uuid,
     pub submitter_id: Uuid,
-    pub category: String,
+    pub category: Category,
     pub amount_cents: i64,
     pub currency: String,
     pub description: String,
     pub incurred_on: NaiveDate,
-    pub status: String,
+    pub status: ExpenseStatus,
     pub version: i32,
     pub approver_id: Option<Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -184,7 +187,7 @@ pub fn insert_expense(conn: &mut PgConnection, row: DemoExpense) -> QueryResult<
 pub fn debit_budget(
     conn: &mut PgConnection,
     tenant_id: Uuid,
-    category: &str,
+    category: Category,
     period: NaiveDate,
     amount_cents: i64,
 ) -> QueryResult<bool> {
