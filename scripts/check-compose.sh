@@ -7,12 +7,11 @@
 # the checker cannot be installed.
 
 # -h/--help: the comment at the top, and nothing else.
-case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
+source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 caller_dir=$PWD
 cd "$(dirname "$self")/.."
-source scripts/lib.sh
 file=${1:-docker-compose.yml}
 case "$file" in /*) ;; *) [ -e "$caller_dir/$file" ] && file="$caller_dir/$file" ;; esac
 ensure_check_jsonschema

@@ -1,20 +1,15 @@
 #!/usr/bin/env bash
+# Usage: scripts/check-docs-page.sh BASE_URL
+#
 # Opens a running server's /docs page in headless Chromium (Debian's `chromium`, installed
 # when missing) and checks it with tests/clients/docs_page.py over the DevTools protocol
 # (websocket-client from PyPI, pinned, in a virtualenv under target/): no console error,
 # every operation listed. The screenshot is saved as target/docs-page.png.
-#
-#   scripts/check-docs-page.sh BASE_URL
+
+# -h/--help: the comment at the top, and nothing else.
+source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
 set -euo pipefail
-case "${1:-}" in
-  -h|--help)
-    # The header comment above says the rest.
-    echo "Usage: scripts/check-docs-page.sh BASE_URL"
-    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
-    exit 0 ;;
-esac
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
 base=${1:?BASE_URL}
 chromium=$(command -v chromium || true)
 if [ -z "$chromium" ]; then

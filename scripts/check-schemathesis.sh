@@ -1,24 +1,19 @@
 #!/usr/bin/env bash
+# Usage: scripts/check-schemathesis.sh BASE_URL TENANT_ADMIN_TOKEN PLATFORM_TOKEN
+#
 # Fuzzes a running server with schemathesis (PyPI, pinned, in a virtualenv under target/):
 # every check and every phase, generated from the server's own /openapi.json.
-#
-#   scripts/check-schemathesis.sh BASE_URL TENANT_ADMIN_TOKEN PLATFORM_TOKEN
 #
 # Two runs: the tenant routes (and the public ones) with a tenant admin's token, then the
 # platform routes (/api/v1/tenants, /utils/db) with a platform token. The only refusals of
 # schema-valid requests that are accepted are listed, with their reasons, in
 # tests/clients/schemathesis_hooks.py. ST_MAX_EXAMPLES (default 25) bounds the examples per
 # operation; reports go to target/schemathesis/. Exits non-zero on any failure.
+
+# -h/--help: the comment at the top, and nothing else.
+source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
 set -euo pipefail
-case "${1:-}" in
-  -h|--help)
-    # The header comment above says the rest.
-    echo "Usage: scripts/check-schemathesis.sh BASE_URL TENANT_ADMIN_TOKEN PLATFORM_TOKEN"
-    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
-    exit 0 ;;
-esac
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
 base=${1:?BASE_URL}
 tenant_token=${2:?TENANT_ADMIN_TOKEN}
 platform_token=${3:?PLATFORM_TOKEN}

@@ -8,6 +8,16 @@
 # Run rather than sourced (with -h/--help or anything else): the usage above.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0; fi
 
+# -h or --help among the arguments: prints the calling script's header comment (from its
+# second line to the first line that is not a comment, without the leading "# ") and
+# exits 0, before the script does anything. Every script starts with
+#   source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
+help_if_asked() {
+  case " $* " in *" -h "* | *" --help "*) ;; *) return 0 ;; esac
+  sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"
+  exit 0
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
     echo "need root to run: $*" >&2; return 1; fi
@@ -86,50 +96,19 @@ tenantry_cmd() {
   fi
 }
 
-# check-jsonschema (PyPI), pinned, in a virtualenv under target/ so it touches neither
-# the system Python nor the user's. Sets CHECK_JSONSCHEMA. Fails loudly when it cannot
-# be installed: a validation that was skipped must never look like one that passed.
-CHECK_JSONSCHEMA_VERSION=0.39.0
-ensure_check_jsonschema() {
-  local venv=target/tools/check-jsonschema-$CHECK_JSONSCHEMA_VERSION
-  CHECK_JSONSCHEMA=$venv/bin/check-jsonschema
-  # The marker is written last, so a half-finished install is never taken for a whole one.
-  if [ -f "$venv/.installed" ]; then return; fi
-  if ! command -v python3 >/dev/null 2>&1; then apt_install python3 python3-venv; fi
+# Runs COMMAND... while holding target/tools/.lock-NAME: two test processes that need the
+# same tool at once install it once (one installs, the other waits, then finds it).
+with_install_lock() {
+  local name=$1
+  shift
   mkdir -p target/tools
-  # Two test processes may get here at once: one installs, the other waits for it.
-  (
-    flock 9
-    if [ ! -f "$venv/.installed" ]; then
-      rm -rf "$venv"
-      { python3 -m venv "$venv" >&2 || { apt_install python3-venv && python3 -m venv "$venv" >&2; }; } \
-        && "$venv/bin/pip" install --quiet --disable-pip-version-check \
-          "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" >&2 \
-        && touch "$venv/.installed"
-    fi
-  ) 9>target/tools/.lock
-  [ -f "$venv/.installed" ] || { echo "check-jsonschema could not be installed" >&2; return 1; }
+  ( flock 9 && "$@" ) 9>"target/tools/.lock-$name"
 }
 
-# Prometheus and promtool (Debian's `prometheus` package), for the metrics tests; sets
-# PROMETHEUS and PROMTOOL. Fails loudly when they cannot be installed, so a check that
-# could not run never passes for one that did.
-ensure_prometheus() {
-  if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
-    # Two test processes may get here at once: one installs, the other waits for it.
-    mkdir -p target/tools
-    (
-      flock 9
-      command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 \
-        || apt_install prometheus
-    ) 9>target/tools/.prometheus.lock
-  fi
-  PROMETHEUS=$(command -v prometheus) || { echo "prometheus not found after installing it" >&2; return 1; }
-  PROMTOOL=$(command -v promtool) || { echo "promtool not found after installing it" >&2; return 1; }
-}
-# A PyPI tool, pinned, in its own virtualenv under target/tools (the pattern of
-# ensure_check_jsonschema above). `ensure_pip_tool NAME VERSION [EXTRA_PACKAGES...]` leaves
-# the venv's directory in PIP_TOOL_VENV; it fails loudly when it cannot install.
+# A PyPI tool, pinned, in its own virtualenv under target/tools, so it touches neither the
+# system Python nor the user's. `ensure_pip_tool NAME VERSION [EXTRA_PACKAGES...]` leaves
+# the venv's directory in PIP_TOOL_VENV; it fails loudly when it cannot install: a check
+# that was skipped must never look like one that passed.
 ensure_pip_tool() {
   local name=$1 version=$2
   shift 2
@@ -137,17 +116,45 @@ ensure_pip_tool() {
   PIP_TOOL_VENV=$venv
   if [ -f "$venv/.installed" ]; then return; fi
   if ! command -v python3 >/dev/null 2>&1; then apt_install python3 python3-venv; fi
-  mkdir -p target/tools
-  (
-    flock 9
-    if [ ! -f "$venv/.installed" ]; then
-      rm -rf "$venv"
-      { python3 -m venv "$venv" >&2 || { apt_install python3-venv && python3 -m venv "$venv" >&2; }; } \
-        && "$venv/bin/pip" install --quiet --disable-pip-version-check "$name==$version" "$@" >&2 \
-        && touch "$venv/.installed"
-    fi
-  ) 9>target/tools/.lock-"$name"
+  with_install_lock "$name" pip_venv_install "$venv" "$name==$version" "$@"
   [ -f "$venv/.installed" ] || { echo "$name $version could not be installed" >&2; return 1; }
+}
+
+# `pip_venv_install VENV PACKAGE...`: a fresh virtualenv with the packages, unless one is
+# already complete. The marker is written last, so a half-finished install is never taken
+# for a whole one.
+pip_venv_install() {
+  local venv=$1
+  shift
+  if [ -f "$venv/.installed" ]; then return; fi
+  rm -rf "$venv"
+  { python3 -m venv "$venv" >&2 || { apt_install python3-venv && python3 -m venv "$venv" >&2; }; } \
+    && "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" >&2 \
+    && touch "$venv/.installed"
+}
+
+# check-jsonschema (PyPI), pinned (see ensure_pip_tool). Sets CHECK_JSONSCHEMA.
+CHECK_JSONSCHEMA_VERSION=0.39.0
+ensure_check_jsonschema() {
+  ensure_pip_tool check-jsonschema "$CHECK_JSONSCHEMA_VERSION" || return 1
+  CHECK_JSONSCHEMA=$PIP_TOOL_VENV/bin/check-jsonschema
+}
+
+have_prometheus() {
+  command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1
+}
+
+install_prometheus() {
+  have_prometheus || apt_install prometheus
+}
+
+# Prometheus and promtool (Debian's `prometheus` package), for the metrics tests; sets
+# PROMETHEUS and PROMTOOL. Fails loudly when they cannot be installed, so a check that
+# could not run never passes for one that did.
+ensure_prometheus() {
+  have_prometheus || with_install_lock prometheus install_prometheus
+  PROMETHEUS=$(command -v prometheus) || { echo "prometheus not found after installing it" >&2; return 1; }
+  PROMTOOL=$(command -v promtool) || { echo "promtool not found after installing it" >&2; return 1; }
 }
 
 SCHEMATHESIS_VERSION=4.32.5

@@ -7,11 +7,10 @@
 # Relative paths in ARGUMENTS are taken from the caller's directory.
 
 # -h/--help: the comment at the top, and nothing else.
-case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
+source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
 set -euo pipefail
 caller_dir=$PWD
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
 ensure_prometheus
 tool=${1:-}
 shift || true

@@ -5,9 +5,8 @@
 # under ./data (TENANTRY_DATA_DIR) and stops it on exit.
 
 # -h/--help: the comment at the top, and nothing else.
-case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
+source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
 ensure_deps
 exec cargo run --locked --release --bin tenantry -- serve "$@"

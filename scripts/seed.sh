@@ -6,9 +6,8 @@
 # data (see `tenantry seed --help`). DATABASE_URL, or the private cluster when unset.
 
 # -h/--help: the comment at the top, and nothing else.
-case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
+source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
 tenantry_cmd
 exec "${TENANTRY[@]}" seed "$@"

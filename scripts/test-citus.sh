@@ -15,10 +15,9 @@
 # stopped and removed on exit.
 
 # -h/--help: the comment at the top, and nothing else.
-case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
+source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
 ensure_deps
 ensure_pg_client
 export PG_BIN

@@ -5,10 +5,9 @@
 # private throw-away cluster started by the test harness.
 
 # -h/--help: the comment at the top, and nothing else.
-case " $* " in *" -h "* | *" --help "*) sed -n '2,${/^#/!q;s/^# \{0,1\}//;p;}' "$0"; exit 0 ;; esac
+source "$(dirname "$0")/lib.sh" && help_if_asked "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
 ensure_deps
 # promtool and prometheus for the metrics tests (tests/api/prometheus.rs).
 ensure_prometheus

@@ -35,6 +35,8 @@ pub struct App {
     pub hasher: crate::auth::hashing::HashPool,
     /// Logins per client address (`LOGIN_RATE_LIMIT_PER_MIN`).
     pub login_limiter: crate::auth::client_addr::LoginLimiter,
+    /// Answers of the `/utils/db` maintenance `POST`s by `Idempotency-Key`.
+    pub maintenance_keys: crate::http::idempotency::MaintenanceKeys,
 }
 
 /// What axum handlers receive as state.
@@ -61,6 +63,7 @@ impl App {
             login_limiter: crate::auth::client_addr::LoginLimiter::new(
                 config.login_rate_limit_per_min,
             ),
+            maintenance_keys: Default::default(),
             config,
             pool: pools.tenant,
             platform_pool: pools.platform,

@@ -7,11 +7,16 @@
 //! the (short) header timeout. Instead each connection has a small watchdog that knows
 //! whether it is idle (no request running, no byte of a new head read) or in the middle
 //! of a head, and applies the matching limit.
+//!
+//! The same socket wrapper replaces hyper's bare answers to heads it cannot take (a URI
+//! over 64 KiB, a head over its buffer) with the contract's problem+json ([`refusals`]).
+
+mod refusals;
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
@@ -35,6 +40,8 @@ struct ConnState {
     in_flight: AtomicUsize,
     head_started: AtomicU64,
     idle_since: AtomicU64,
+    /// A service produced a response whose head has not been written yet.
+    response_due: AtomicBool,
 }
 
 impl ConnState {
@@ -44,6 +51,7 @@ impl ConnState {
             in_flight: AtomicUsize::new(0),
             head_started: AtomicU64::new(0),
             idle_since: AtomicU64::new(0),
+            response_due: AtomicBool::new(false),
         }
     }
 
@@ -52,13 +60,15 @@ impl ConnState {
         (self.born.elapsed().as_millis() as u64).max(1)
     }
 
-    /// Bytes arrived: when no request is running they are the start of a head.
-    fn on_read(&self) {
-        if self.in_flight.load(Ordering::Relaxed) == 0
-            && self.head_started.load(Ordering::Relaxed) == 0
-        {
+    /// Bytes arrived: when no request is running they are the start of a head (then
+    /// true).
+    fn on_read(&self) -> bool {
+        let starts_head = self.in_flight.load(Ordering::Relaxed) == 0
+            && self.head_started.load(Ordering::Relaxed) == 0;
+        if starts_head {
             self.head_started.store(self.now(), Ordering::Relaxed);
         }
+        starts_head
     }
 
     /// Whether the connection has overstayed: a head slower than `header`, or idle
@@ -92,16 +102,63 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        self.0.response_due.store(true, Ordering::Relaxed);
         if self.0.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.0.idle_since.store(self.0.now(), Ordering::Relaxed);
         }
     }
 }
 
-/// The socket, telling the watchdog when bytes arrive.
+/// The socket, telling the watchdog when bytes arrive, and answering in hyper's place
+/// when it refuses a head.
 struct Watched {
     inner: TcpStream,
     state: Arc<ConnState>,
+    /// The current head's request line has begun and not ended.
+    line_open: bool,
+    /// Our answer replacing hyper's bare one; everything hyper writes after it is dropped.
+    replacement: Option<refusals::Replacement>,
+}
+
+impl Watched {
+    fn new(inner: TcpStream, state: Arc<ConnState>) -> Self {
+        Watched {
+            inner,
+            state,
+            line_open: false,
+            replacement: None,
+        }
+    }
+
+    /// Whether `out`, about to be written, is hyper's own answer to a refused head; if
+    /// so it is replaced by ours from now on.
+    fn intercepts(&mut self, out: &[u8]) -> bool {
+        if self.replacement.is_some() {
+            return true;
+        }
+        // The first write after a service answered is that answer's head.
+        if self.state.response_due.swap(false, Ordering::Relaxed)
+            || self.state.in_flight.load(Ordering::Relaxed) > 0
+        {
+            return false;
+        }
+        let Some(status) = refusals::bare_status(out) else {
+            return false;
+        };
+        self.replacement = Some(refusals::Replacement::new(refusals::answer_for(
+            status,
+            self.line_open,
+        )));
+        true
+    }
+
+    /// Writes our replacement answer (when there is one) before anything else.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<bool>> {
+        match &mut self.replacement {
+            Some(r) => r.poll_send(&mut self.inner, cx).map_ok(|()| true),
+            None => Poll::Ready(Ok(false)),
+        }
+    }
 }
 
 impl AsyncRead for Watched {
@@ -113,7 +170,12 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.state.on_read();
+            if self.state.on_read() {
+                self.line_open = true;
+            }
+            if self.line_open && buf.filled()[before..].contains(&b'\n') {
+                self.line_open = false;
+            }
         }
         polled
     }
@@ -125,6 +187,10 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        if self.intercepts(buf) {
+            ready!(self.poll_replacement(cx))?;
+            return Poll::Ready(Ok(buf.len()));
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -133,6 +199,14 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
+        if self.intercepts(first) {
+            ready!(self.poll_replacement(cx))?;
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
@@ -141,11 +215,18 @@ impl AsyncWrite for Watched {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if ready!(self.poll_replacement(cx))? {
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        match &mut this.replacement {
+            Some(r) => r.poll_close(&mut this.inner, cx),
+            None => Pin::new(&mut this.inner).poll_shutdown(cx),
+        }
     }
 }
 
@@ -196,10 +277,7 @@ pub async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::new(ConnState::new());
-        let io = TokioIo::new(Watched {
-            inner: stream,
-            state: state.clone(),
-        });
+        let io = TokioIo::new(Watched::new(stream, state.clone()));
         // The router as this connection's service: the peer address for
         // `ConnectInfo`, and the in-flight mark for the watchdog.
         let (router, marks) = (router.clone(), state.clone());

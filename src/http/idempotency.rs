@@ -7,6 +7,9 @@
 //! request holds it), answers a stored first answer again (`Idempotent-Replayed: true`) or
 //! refuses a key first used with another request (`422 idempotency_key_reused`), and else
 //! runs the change and stores its answer with it. Without the header nothing changes.
+//!
+//! Platform routes: `POST /api/v1/tenants` keys the new tenant ([`platform`]), the
+//! `/utils/db` maintenance `POST`s keep their answers in the server ([`maintenance`]).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request};
@@ -25,6 +28,12 @@ use crate::error::AppError;
 use crate::http::extract::BODY_LIMIT;
 use crate::repos::idempotency::{self as repo, StoredAnswer};
 
+mod maintenance;
+mod platform;
+
+pub use maintenance::{Claim, MaintenanceKeys};
+pub use platform::{create_tenant_keyed, stored_tenant_answer, tenant_id_for};
+
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
 /// Set on an answer that was replayed from the stored first one.
@@ -41,6 +50,10 @@ pub const OPERATIONS: &[&str] = &[
     "approve_expense",
     "reject_expense",
     "create_item",
+    "create_tenant",
+    "optimize",
+    "vacuum",
+    "reindex",
 ];
 
 /// A valid key and the fingerprint of the request that carried it.
@@ -135,25 +148,28 @@ impl<T> Outcome<T> {
     pub fn respond(self, fresh: impl FnOnce(T) -> Response) -> Response {
         match self {
             Outcome::Fresh(t) => fresh(t),
-            Outcome::Replayed(answer) => {
-                let status = StatusCode::from_u16(answer.status as u16).unwrap_or(StatusCode::OK);
-                let mut headers = HeaderMap::new();
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                headers.insert(REPLAYED, HeaderValue::from_static("true"));
-                if let Some(etag) = answer
-                    .etag
-                    .as_deref()
-                    .and_then(|e| HeaderValue::from_str(e).ok())
-                {
-                    headers.insert(header::ETAG, etag);
-                }
-                (status, headers, answer.body).into_response()
-            }
+            Outcome::Replayed(answer) => replayed(answer),
         }
     }
+}
+
+/// A stored first answer again: its status, body and ETag, with `Idempotent-Replayed: true`.
+pub fn replayed(answer: StoredAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status as u16).unwrap_or(StatusCode::OK);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    if let Some(etag) = answer
+        .etag
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        headers.insert(header::ETAG, etag);
+    }
+    (status, headers, answer.body).into_response()
 }
 
 /// How the first answer of a change looks: its status and, for versioned rows, the ETag.
@@ -172,35 +188,48 @@ impl<T> Clone for Answer<T> {
 
 impl<T> Copy for Answer<T> {}
 
-fn run_keyed<T, F>(
+/// The key's lock, its stored answer or refusal, else `f` and its answer stored, all on
+/// `conn` (inside the caller's transaction), for the keys of tenant `scope`.
+fn run_scoped<T, F>(
     conn: &mut PgConnection,
-    ctx: &TenantContext,
+    scope: uuid::Uuid,
     keyed: &Keyed,
     answer: Answer<T>,
     f: F,
 ) -> Result<Outcome<T>, AppError>
 where
     T: Serialize,
-    F: FnOnce(&mut PgConnection, &TenantContext) -> Result<T, AppError>,
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError>,
 {
-    repo::lock(conn, ctx, &keyed.key)?;
+    repo::lock(conn, scope, &keyed.key)?;
     let now = chrono::Utc::now();
-    if let Some(stored) = repo::find(conn, ctx, &keyed.key, now)? {
-        return if stored.request_hash == keyed.hash {
-            Ok(Outcome::Replayed(stored))
-        } else {
-            Err(AppError::IdempotencyKeyReused)
-        };
+    if let Some(stored) = stored(conn, scope, keyed, now)? {
+        return Ok(Outcome::Replayed(stored));
     }
-    let result = f(conn, ctx)?;
+    let result = f(conn)?;
     let stored = StoredAnswer {
         request_hash: keyed.hash.clone(),
         status: answer.status.as_u16() as i16,
         body: serde_json::to_string(&result).map_err(AppError::internal)?,
         etag: answer.version.map(|v| crate::db::locking::etag(v(&result))),
     };
-    repo::store(conn, ctx, &keyed.key, &stored, now)?;
+    repo::store(conn, scope, &keyed.key, &stored, now)?;
     Ok(Outcome::Fresh(result))
+}
+
+/// The live answer stored for the key, if any; `422 idempotency_key_reused` when it
+/// was stored for another request.
+fn stored(
+    conn: &mut PgConnection,
+    scope: uuid::Uuid,
+    keyed: &Keyed,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<StoredAnswer>, AppError> {
+    match repo::find(conn, scope, &keyed.key, now)? {
+        Some(stored) if stored.request_hash == keyed.hash => Ok(Some(stored)),
+        Some(_) => Err(AppError::IdempotencyKeyReused),
+        None => Ok(None),
+    }
 }
 
 /// [`db::write_for`] with the key's check and the stored answer in the same transaction.
@@ -219,7 +248,7 @@ where
         None => db::write_for(app, ctx, f).await.map(Outcome::Fresh),
         Some(keyed) => {
             db::write_for(app, ctx, move |conn, ctx| {
-                run_keyed(conn, ctx, &keyed, answer, f)
+                run_scoped(conn, ctx.tenant_id(), &keyed, answer, |c| f(c, ctx))
             })
             .await
         }
@@ -245,7 +274,7 @@ where
             .map(Outcome::Fresh),
         Some(keyed) => {
             db::write_for_retrying(app, ctx, move |conn, ctx| {
-                run_keyed(conn, ctx, &keyed, answer, f.clone())
+                run_scoped(conn, ctx.tenant_id(), &keyed, answer, |c| f(c, ctx))
             })
             .await
         }

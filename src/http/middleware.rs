@@ -31,8 +31,9 @@ use crate::error::{AppError, PROBLEM_JSON, ProblemExtension};
 use crate::request_id::{self, RequestId};
 use crate::telemetry::trace_context;
 
-/// Longest request target (path and query) the router accepts, in bytes. hyper itself
-/// closes connections whose URI exceeds 64 KiB; below that the answer is ours.
+/// Longest request target (path and query) the router accepts, in bytes. Longer ones
+/// that hyper refuses itself (over 64 KiB, or a head over its read buffer) get the same
+/// answer from the accept loop (`connections::refusals`).
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Most header fields a request may carry.
 pub const MAX_HEADERS: usize = 100;
@@ -75,7 +76,19 @@ pub async fn refuse_early(req: Request, next: Next) -> Response {
     let Some(error) = refusal else {
         return next.run(req).await;
     };
-    let request_id = RequestId::from_incoming(req.headers().get(request_id::HEADER));
+    let (parts, body) = refusal_parts(error, req.headers().get(request_id::HEADER));
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// The complete answer for `error` outside the usual layers: problem+json with the
+/// request id (the client's `x-request-id` when usable), the security headers and no
+/// `content-length` (the writer sets it). Also used by the accept loop for the heads
+/// hyper refuses before any router sees them (`connections::refusals`).
+pub fn refusal_parts(
+    error: AppError,
+    incoming_id: Option<&HeaderValue>,
+) -> (axum::http::response::Parts, Vec<u8>) {
+    let request_id = RequestId::from_incoming(incoming_id);
     let mut response = error.into_response();
     let body = response
         .extensions_mut()
@@ -92,7 +105,7 @@ pub async fn refuse_early(req: Request, next: Next) -> Response {
         request_id.header_value(),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body.unwrap_or_default()))
+    (parts, body.unwrap_or_default())
 }
 
 /// Request id, span, access log line and metrics.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +18,7 @@ use crate::auth::{Feature, PlatformAdmin, Role, TenantContext};
 use crate::db::{self, pagination::Page};
 use crate::error::{AppError, Problem};
 use crate::http::extract::{AppJson, AppPath, AppQuery, PageParams};
+use crate::http::idempotency::{self, Answer, Idempotency};
 use crate::http::patch::non_null;
 use crate::http::users::hash_password;
 use crate::models::tenant::{NewTenant, Tenant, TenantChanges, TenantStatus};
@@ -152,8 +154,9 @@ fn features_json(features: BTreeMap<String, bool>) -> serde_json::Value {
 pub async fn create_tenant(
     State(app): State<AppState>,
     admin: PlatformAdmin,
+    key: Idempotency,
     AppJson(body): AppJson<CreateTenantRequest>,
-) -> Result<(StatusCode, Json<TenantCreated>), AppError> {
+) -> Result<Response, AppError> {
     let mut c = Checks::new();
     c.text("name", &body.name, 255);
     if !valid_code(&body.code) {
@@ -182,6 +185,16 @@ pub async fn create_tenant(
         );
     }
     c.finish()?;
+    // A retry is answered before the admin's password is hashed again.
+    let id = idempotency::tenant_id_for(&key);
+    let check = key.clone();
+    if let Some(answer) = db::platform(&app, move |conn| {
+        idempotency::stored_tenant_answer(conn, id, &check)
+    })
+    .await?
+    {
+        return Ok(idempotency::replayed(answer));
+    }
     let first_admin = match body.admin {
         Some(a) => Some(CreateUser {
             email: a.email,
@@ -192,20 +205,28 @@ pub async fn create_tenant(
         None => None,
     };
     let new = NewTenant {
-        id: Uuid::now_v7(),
+        id,
         name: body.name,
         code: body.code,
         max_users,
         max_storage_gb,
         features_enabled: features_json(features),
     };
-    let (tenant, admin_user) =
-        db::platform(&app, move |conn| tenants::create(conn, new, first_admin)).await?;
-    tracing::info!(platform_admin = %admin.name, tenant_id = %tenant.id, code = %tenant.code, "tenant created");
-    Ok((
-        StatusCode::CREATED,
-        Json(TenantCreated { tenant, admin_user }),
-    ))
+    let answer = Answer {
+        status: StatusCode::CREATED,
+        version: None,
+    };
+    let outcome = db::platform(&app, move |conn| {
+        idempotency::create_tenant_keyed(conn, id, &key, answer, |conn| {
+            let (tenant, admin_user) = tenants::create(conn, new, first_admin)?;
+            Ok(TenantCreated { tenant, admin_user })
+        })
+    })
+    .await?;
+    Ok(outcome.respond(|created| {
+        tracing::info!(platform_admin = %admin.name, tenant_id = %created.tenant.id, code = %created.tenant.code, "tenant created");
+        (StatusCode::CREATED, Json(created)).into_response()
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

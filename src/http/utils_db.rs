@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,6 +19,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::http::extract::{AppPath, OptionalJson};
 use crate::http::health::pool_snapshot;
+use crate::http::idempotency::Idempotency;
 use crate::http::middleware::KeepBody;
 use crate::ops::stats::{self, IndexStats, TableStats, TenantPerformance};
 use crate::ops::{Step, maintenance};
@@ -171,11 +173,18 @@ pub struct Steps {
 pub async fn optimize(
     State(app): State<AppState>,
     admin: PlatformAdmin,
-) -> Result<Json<Steps>, AppError> {
-    let time_limit = maintenance_time_limit(&app);
-    let steps = db::platform(&app, move |conn| maintenance::optimize(conn, time_limit)).await?;
-    tracing::info!(platform_admin = %admin.name, steps = ?steps, "database optimized");
-    Ok(Json(Steps { steps }))
+    key: Idempotency,
+) -> Result<Response, AppError> {
+    let claim = app.maintenance_keys.claim(key)?;
+    claim
+        .run(StatusCode::OK, async {
+            let time_limit = maintenance_time_limit(&app);
+            let steps =
+                db::platform(&app, move |conn| maintenance::optimize(conn, time_limit)).await?;
+            tracing::info!(platform_admin = %admin.name, steps = ?steps, "database optimized");
+            Ok(Steps { steps })
+        })
+        .await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -201,21 +210,27 @@ pub struct VacuumRequest {
 pub async fn vacuum(
     State(app): State<AppState>,
     admin: PlatformAdmin,
+    key: Idempotency,
     OptionalJson(body): OptionalJson<VacuumRequest>,
-) -> Result<Json<Steps>, AppError> {
+) -> Result<Response, AppError> {
     // Refuse a bad name before taking a connection.
     if let Some(t) = &body.table {
         maintenance::allowed(t)?;
     }
     let analyze = body.analyze.unwrap_or(true);
     let table = body.table;
-    let time_limit = maintenance_time_limit(&app);
-    let steps = db::platform(&app, move |conn| {
-        maintenance::vacuum(conn, table.as_deref(), analyze, time_limit)
-    })
-    .await?;
-    tracing::info!(platform_admin = %admin.name, steps = ?steps, "vacuum ran");
-    Ok(Json(Steps { steps }))
+    let claim = app.maintenance_keys.claim(key)?;
+    claim
+        .run(StatusCode::OK, async {
+            let time_limit = maintenance_time_limit(&app);
+            let steps = db::platform(&app, move |conn| {
+                maintenance::vacuum(conn, table.as_deref(), analyze, time_limit)
+            })
+            .await?;
+            tracing::info!(platform_admin = %admin.name, steps = ?steps, "vacuum ran");
+            Ok(Steps { steps })
+        })
+        .await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -237,19 +252,25 @@ pub struct ReindexRequest {
 pub async fn reindex(
     State(app): State<AppState>,
     admin: PlatformAdmin,
+    key: Idempotency,
     OptionalJson(body): OptionalJson<ReindexRequest>,
-) -> Result<Json<Steps>, AppError> {
+) -> Result<Response, AppError> {
     if let Some(t) = &body.table {
         maintenance::allowed(t)?;
     }
     let table = body.table;
-    let time_limit = maintenance_time_limit(&app);
-    let steps = db::platform(&app, move |conn| {
-        maintenance::reindex(conn, table.as_deref(), time_limit)
-    })
-    .await?;
-    tracing::info!(platform_admin = %admin.name, steps = ?steps, "reindex ran");
-    Ok(Json(Steps { steps }))
+    let claim = app.maintenance_keys.claim(key)?;
+    claim
+        .run(StatusCode::OK, async {
+            let time_limit = maintenance_time_limit(&app);
+            let steps = db::platform(&app, move |conn| {
+                maintenance::reindex(conn, table.as_deref(), time_limit)
+            })
+            .await?;
+            tracing::info!(platform_admin = %admin.name, steps = ?steps, "reindex ran");
+            Ok(Steps { steps })
+        })
+        .await
 }
 
 /// One tenant's row counts, recent activity and estimated storage; `404` for an unknown

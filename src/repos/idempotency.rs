@@ -1,5 +1,7 @@
 //! Idempotency keys (docs/API.md §1): the stored first answer of a tenant's request, looked
-//! up and written inside the transaction of the change it belongs to.
+//! up and written inside the transaction of the change it belongs to. `scope` is the
+//! tenant the key belongs to: the caller's tenant on tenant routes, the created tenant
+//! on `POST /api/v1/tenants` (`http::idempotency::platform`).
 //!
 //! A request that is still running holds `pg_try_advisory_xact_lock` on its (tenant, key):
 //! a second request with the key at the same moment fails to take it and is answered
@@ -11,7 +13,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Bytea, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use crate::auth::TenantContext;
 use crate::error::AppError;
 
 /// How long a key is remembered.
@@ -38,11 +39,11 @@ struct Locked {
 
 /// Takes the key's transaction-level lock; `409 idempotency_in_progress` when another
 /// transaction holds it.
-pub fn lock(conn: &mut PgConnection, ctx: &TenantContext, key: &str) -> Result<(), AppError> {
+pub fn lock(conn: &mut PgConnection, scope: Uuid, key: &str) -> Result<(), AppError> {
     let row: Locked = diesel::sql_query(
         "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || ':' || $2, 7)) AS locked",
     )
-    .bind::<SqlUuid, _>(ctx.tenant_id())
+    .bind::<SqlUuid, _>(scope)
     .bind::<Text, _>(key)
     .get_result(conn)?;
     if row.locked {
@@ -55,7 +56,7 @@ pub fn lock(conn: &mut PgConnection, ctx: &TenantContext, key: &str) -> Result<(
 /// The answer stored for `key` within its lifetime, if any.
 pub fn find(
     conn: &mut PgConnection,
-    ctx: &TenantContext,
+    scope: Uuid,
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<StoredAnswer>, AppError> {
@@ -63,7 +64,7 @@ pub fn find(
         "SELECT request_hash, status, body, etag FROM idempotency_keys \
           WHERE tenant_id = $1 AND key = $2 AND created_at > $3",
     )
-    .bind::<SqlUuid, _>(ctx.tenant_id())
+    .bind::<SqlUuid, _>(scope)
     .bind::<Text, _>(key)
     .bind::<Timestamptz, _>(now - KEY_LIFETIME)
     .get_result(conn)
@@ -73,7 +74,7 @@ pub fn find(
 /// Stores the answer (replacing an expired row of the same key).
 pub fn store(
     conn: &mut PgConnection,
-    ctx: &TenantContext,
+    scope: Uuid,
     key: &str,
     answer: &StoredAnswer,
     now: DateTime<Utc>,
@@ -85,7 +86,7 @@ pub fn store(
            status = EXCLUDED.status, body = EXCLUDED.body, etag = EXCLUDED.etag, \
            created_at = EXCLUDED.created_at",
     )
-    .bind::<SqlUuid, _>(ctx.tenant_id())
+    .bind::<SqlUuid, _>(scope)
     .bind::<Text, _>(key)
     .bind::<Bytea, _>(&answer.request_hash)
     .bind::<SmallInt, _>(answer.status)

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Resp, TestApp};
 
-async fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Resp {
+pub async fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Resp {
     app.send(
         Request::builder()
             .method(Method::POST)
@@ -23,6 +23,35 @@ async fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Va
             .expect("request"),
     )
     .await
+}
+
+/// `POST /api/v1/projects {"name": name}` as the tenant's admin, with `key`.
+async fn create_project(app: &TestApp, token: &str, key: &str, name: &str) -> Resp {
+    post_keyed(
+        app,
+        "/api/v1/projects",
+        token,
+        key,
+        &json!({ "name": name }),
+    )
+    .await
+}
+
+/// Takes or releases (`pg_advisory_lock`/`_unlock`) a tenant key's lock on `conn`, as
+/// a running first request holds it.
+fn advisory(conn: &mut diesel::PgConnection, function: &str, tenant: uuid::Uuid, key: &str) {
+    diesel::sql_query(format!(
+        "SELECT {function}(hashtextextended('{tenant}' || ':' || '{key}', 7))"
+    ))
+    .execute(conn)
+    .expect(function);
+}
+
+/// Ages a stored key past its 24 h.
+fn expire_key(app: &TestApp, tenant: uuid::Uuid, key: &str) {
+    app.db.exec(&format!(
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE tenant_id = '{tenant}' AND key = '{key}'"
+    ));
 }
 
 fn projects_named(app: &TestApp, tenant: uuid::Uuid, name: &str) -> i64 {
@@ -50,14 +79,7 @@ async fn a_retry_gets_the_first_answer_and_changes_nothing() {
     assert_eq!(app.audit_count(t.id, "project.created"), 1, "one audit row");
 
     // Another body with the key: refused, nothing made.
-    let other = post_keyed(
-        &app,
-        "/api/v1/projects",
-        &t.admin.token,
-        "key-1",
-        &json!({"name": "Other"}),
-    )
-    .await;
+    let other = create_project(&app, &t.admin.token, "key-1", "Other").await;
     other.expect(422, Some("idempotency_key_reused"));
     assert_eq!(projects_named(&app, t.id, "Other"), 0);
     // The same key on another route is another request too.
@@ -106,34 +128,13 @@ async fn a_retry_gets_the_first_answer_and_changes_nothing() {
 async fn a_failed_request_leaves_its_key_unused_and_bad_keys_are_refused() {
     let app = TestApp::new().await;
     let t = app.tenant("idem-fail").await;
-    let bad = post_keyed(
-        &app,
-        "/api/v1/projects",
-        &t.admin.token,
-        "k",
-        &json!({"name": ""}),
-    )
-    .await;
+    let bad = create_project(&app, &t.admin.token, "k", "").await;
     bad.expect(422, Some("validation_failed"));
-    let good = post_keyed(
-        &app,
-        "/api/v1/projects",
-        &t.admin.token,
-        "k",
-        &json!({"name": "Fine"}),
-    )
-    .await;
+    let good = create_project(&app, &t.admin.token, "k", "Fine").await;
     good.expect(201, None);
     assert!(good.header("idempotent-replayed").is_none());
     for key in ["with space", &"k".repeat(256)] {
-        let r = post_keyed(
-            &app,
-            "/api/v1/projects",
-            &t.admin.token,
-            key,
-            &json!({"name": "X"}),
-        )
-        .await;
+        let r = create_project(&app, &t.admin.token, key, "X").await;
         r.expect(422, Some("validation_failed"));
         assert_eq!(r.body["errors"][0]["field"], "Idempotency-Key");
     }
@@ -175,36 +176,12 @@ async fn a_key_whose_first_request_still_runs_is_409() {
     let t = app.tenant("idem-busy").await;
     // Hold the key's lock from another session, as a running first request does.
     let mut holder = app.db.conn();
-    diesel::sql_query(format!(
-        "SELECT pg_advisory_lock(hashtextextended('{}' || ':' || 'busy', 7))",
-        t.id
-    ))
-    .execute(&mut holder)
-    .expect("lock");
-    let r = post_keyed(
-        &app,
-        "/api/v1/projects",
-        &t.admin.token,
-        "busy",
-        &json!({"name": "Busy"}),
-    )
-    .await;
+    advisory(&mut holder, "pg_advisory_lock", t.id, "busy");
+    let r = create_project(&app, &t.admin.token, "busy", "Busy").await;
     r.expect(409, Some("idempotency_in_progress"));
     assert_eq!(projects_named(&app, t.id, "Busy"), 0);
-    diesel::sql_query(format!(
-        "SELECT pg_advisory_unlock(hashtextextended('{}' || ':' || 'busy', 7))",
-        t.id
-    ))
-    .execute(&mut holder)
-    .expect("unlock");
-    let r = post_keyed(
-        &app,
-        "/api/v1/projects",
-        &t.admin.token,
-        "busy",
-        &json!({"name": "Busy"}),
-    )
-    .await;
+    advisory(&mut holder, "pg_advisory_unlock", t.id, "busy");
+    let r = create_project(&app, &t.admin.token, "busy", "Busy").await;
     r.expect(201, None);
 }
 
@@ -274,29 +251,17 @@ async fn optimize_removes_expired_keys_and_an_expired_key_is_new_again() {
     post_keyed(&app, "/api/v1/projects", &t.admin.token, "old", &body)
         .await
         .expect(201, None);
-    post_keyed(
-        &app,
-        "/api/v1/projects",
-        &t.admin.token,
-        "fresh",
-        &json!({"name": "New"}),
-    )
-    .await
-    .expect(201, None);
-    app.db.exec(&format!(
-        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE tenant_id = '{}' AND key = 'old'",
-        t.id
-    ));
+    create_project(&app, &t.admin.token, "fresh", "New")
+        .await
+        .expect(201, None);
+    expire_key(&app, t.id, "old");
     // Expired but not yet removed: no longer answered from the store.
     let again = post_keyed(&app, "/api/v1/projects", &t.admin.token, "old", &body).await;
     again.expect(201, None);
     assert!(again.header("idempotent-replayed").is_none());
     assert_eq!(projects_named(&app, t.id, "Old"), 2);
 
-    app.db.exec(&format!(
-        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE tenant_id = '{}' AND key = 'old'",
-        t.id
-    ));
+    expire_key(&app, t.id, "old");
     let r = app
         .post("/utils/db/optimize", &app.platform_token(), json!({}))
         .await;

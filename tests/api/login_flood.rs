@@ -73,6 +73,33 @@ async fn logins_are_limited_per_client_address() {
     );
 }
 
+/// One read of the bystander's own user, which must answer `200`; its latency.
+async fn timed_read(client: &reqwest::Client, base: &str, token: &str) -> Duration {
+    let t = Instant::now();
+    let r = client
+        .get(format!("{base}/api/v1/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("read answered");
+    assert_eq!(r.status(), 200, "a bystander read failed");
+    t.elapsed()
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// How much slower than its own baseline (measured in the same test, on the same
+/// machine) the bystander's median read may get during the flood, and a floor for a
+/// baseline so fast that a scheduler hiccup is a large factor. Not a benchmark (that is
+/// `scripts/bench.sh`): the failure this catches is reads queued behind password
+/// hashing, which takes them to seconds; on a loaded 2-core machine the flood's hashing
+/// legitimately costs the reads a few times their idle latency.
+const SLOWDOWN_FACTOR: u32 = 20;
+const SLOWDOWN_FLOOR: Duration = Duration::from_millis(500);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_login_flood_leaves_other_tenants_served_and_answers_only_401_429_503() {
     // The per-address limit is off so the flood reaches the hashing workers.
@@ -90,50 +117,48 @@ async fn a_login_flood_leaves_other_tenants_served_and_answers_only_401_429_503(
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
+    let (base, token) = (server.base.clone(), bystander.admin.token.clone());
 
-    // The bystander's normal latency, before the flood.
-    let mut baseline = Vec::new();
-    for _ in 0..20 {
-        let t = Instant::now();
-        let r = client
-            .get(format!("{}/api/v1/users/me", server.base))
-            .bearer_auth(&bystander.admin.token)
-            .send()
-            .await
-            .expect("read answered");
-        assert_eq!(r.status(), 200);
-        baseline.push(t.elapsed());
+    // The bystander's normal latency, before the flood (after a few warm-up reads).
+    for _ in 0..5 {
+        timed_read(&client, &base, &token).await;
     }
-    baseline.sort();
-    let normal = baseline[baseline.len() / 2];
+    let mut baseline = Vec::new();
+    for _ in 0..30 {
+        baseline.push(timed_read(&client, &base, &token).await);
+    }
+    let normal = median(baseline);
 
+    const LOGINS: usize = 300;
     let flood_started = Instant::now();
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut flood = Vec::new();
-    for i in 0..300 {
-        let (client, base, code) = (client.clone(), server.base.clone(), victim.code.clone());
+    for i in 0..LOGINS {
+        let (client, base, code) = (client.clone(), base.clone(), victim.code.clone());
+        let finished = finished.clone();
         flood.push(tokio::spawn(async move {
             let email = format!("{}-{i}@flooded.example", uuid::Uuid::new_v4().simple());
-            client
+            let answer = client
                 .post(format!("{base}/api/v1/auth/login"))
                 .json(&json!({"tenant_code": code, "email": email, "password": PASSWORD}))
                 .send()
                 .await
-                .map(|r| (r.status().as_u16(), r.headers().contains_key("retry-after")))
+                .map(|r| (r.status().as_u16(), r.headers().contains_key("retry-after")));
+            finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            answer
         }));
     }
-    // Meanwhile the other tenant reads, one request after another.
+    // Meanwhile the other tenant reads, one request after another, for as long as
+    // logins are outstanding; only reads that ended while the flood ran count.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut latencies = Vec::new();
-    for _ in 0..40 {
-        let t = Instant::now();
-        let r = client
-            .get(format!("{}/api/v1/users/me", server.base))
-            .bearer_auth(&bystander.admin.token)
-            .send()
-            .await
-            .expect("read answered");
-        assert_eq!(r.status(), 200);
-        latencies.push(t.elapsed());
+    let mut during = Vec::new();
+    let mut reads = 0;
+    while finished.load(std::sync::atomic::Ordering::Relaxed) < LOGINS && reads < 2000 {
+        let latency = timed_read(&client, &base, &token).await;
+        reads += 1;
+        if finished.load(std::sync::atomic::Ordering::Relaxed) < LOGINS {
+            during.push(latency);
+        }
     }
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     for f in flood {
@@ -147,24 +172,29 @@ async fn a_login_flood_leaves_other_tenants_served_and_answers_only_401_429_503(
         }
         *statuses.entry(status).or_default() += 1;
     }
-    let flood_done = Instant::now();
-    latencies.sort();
-    let p99 = latencies[latencies.len() * 99 / 100 - 1];
-    eprintln!(
-        "login flood: {statuses:?} in {:?} ({:.0} logins/s answered); bystander reads before {normal:?}, during p50 {:?} p99 {p99:?}",
-        flood_done - flood_started,
-        300.0 / (flood_done - flood_started).as_secs_f64(),
-        latencies[latencies.len() / 2],
-    );
-    // Not a benchmark: a bound loose enough for a busy CI machine, far below what
-    // unbounded hashing does to every other request (seconds).
-    let during = latencies[latencies.len() / 2];
+    let flood_time = flood_started.elapsed();
+    // The flood lasts at least the hashing queue's one-second wait, time for hundreds
+    // of normal reads: a handful means each read took a good part of the flood.
     assert!(
-        during <= (normal * 10).max(Duration::from_millis(250)),
-        "the bystander's reads slowed from {normal:?} to {during:?} during the flood"
+        during.len() >= 5,
+        "only {} bystander reads (normally {normal:?} each) ended during the {flood_time:?} flood",
+        during.len()
+    );
+    let mut sorted = during.clone();
+    sorted.sort();
+    let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
+    let during = median(during);
+    eprintln!(
+        "login flood: {statuses:?} in {flood_time:?} ({:.0} logins/s answered); bystander reads before p50 {normal:?}, during ({} reads) p50 {during:?} p99 {p99:?}",
+        LOGINS as f64 / flood_time.as_secs_f64(),
+        sorted.len(),
+    );
+    assert!(
+        during <= (normal * SLOWDOWN_FACTOR).max(SLOWDOWN_FLOOR),
+        "the bystander's median read slowed from {normal:?} to {during:?} during the flood"
     );
     // The flooded tenant got at most one failed-login audit row per attempt that
     // reached a worker, and nothing else.
-    assert!(app.audit_count(victim.id, "auth.login_failed") <= 300);
+    assert!(app.audit_count(victim.id, "auth.login_failed") <= LOGINS as i64);
     assert_eq!(app.audit_count(bystander.id, "auth.login_failed"), 0);
 }

@@ -3,6 +3,7 @@
 mod fixtures;
 mod harness;
 mod hostile_input;
+mod huge_heads;
 
 mod auth;
 mod backup;
@@ -24,6 +25,7 @@ mod migrations;
 mod observability;
 mod ops;
 mod ops_support;
+mod platform_idempotency;
 mod pool_share;
 mod projects;
 mod prometheus;

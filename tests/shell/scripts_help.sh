@@ -30,10 +30,9 @@ for script in "${scripts[@]}"; do
     status=$?
     if [ $status -ne 0 ]; then
       echo "$name $flag: exit status $status: $(head -c 300 "$stubs/stderr")"; failures=$((failures + 1))
-    # (Not `printf | head | grep -q`: under pipefail, grep quitting early can fail printf
-    # with SIGPIPE and flag a correct usage line.)
-    elif [[ "${out%%$'\n'*}" != "Usage: "* ]]; then
-      echo "$name $flag: the first line is not 'Usage: ...': $(printf '%s' "$out" | head -n 1)"
+    # The first line without a pipe: under pipefail, a pipe's early reader can fail it.
+    elif first=${out%%$'\n'*} && [[ $first != "Usage: "* ]]; then
+      echo "$name $flag: the first line is not 'Usage: ...': $first"
       failures=$((failures + 1))
     fi
     if [ -e "$stubs/called" ]; then
